@@ -1,0 +1,55 @@
+"""Fully connected layer, and Flatten to feed it from convolutions."""
+import numpy as np
+
+from nanonet.initializers import initialize
+from nanonet.layers.base import Layer, Param
+
+
+class Linear(Layer):
+    """y = x W^T + b.  x: (N, in) -> y: (N, out); W: (out, in), b: (out,). Wider inputs are flattened."""
+
+    def __init__(self, in_size, out_size, nobias=False, initializer="he", rng=None, dtype=np.float32):
+        self.in_size, self.out_size = in_size, out_size
+        self.W = Param(initialize(initializer, rng, (out_size, in_size), in_size, out_size, dtype))
+        self.b = None if nobias else Param(np.zeros(out_size, dtype=dtype))
+
+    def config(self):
+        return dict(in_size=self.in_size, out_size=self.out_size, nobias=self.b is None)
+
+    def forward(self, x, train=False):
+        self._in_shape = x.shape
+        x = x.reshape(len(x), -1)
+        if x.shape[1] != self.in_size:
+            raise ValueError(f"Linear expects {self.in_size} input features, got shape {self._in_shape}")
+        self._x = x
+        y = x @ self.W.data.T
+        if self.b is not None:
+            y += self.b.data
+        return y
+
+    def backward(self, gy):
+        self.W.grad = gy.T @ self._x
+        if self.b is not None:
+            self.b.grad = gy.sum(axis=0)
+        return (gy @ self.W.data).reshape(self._in_shape)
+
+
+class Flatten(Layer):
+    """x: (N, ...) -> (N, prod(...))."""
+
+    def forward(self, x, train=False):
+        self._in_shape = x.shape
+        return x.reshape(len(x), -1)
+
+    def backward(self, gy):
+        return gy.reshape(self._in_shape)
+
+
+def linear_reference(x, W, b):
+    """Slow, obvious dense layer: one dot product per output."""
+    x = x.reshape(len(x), -1)
+    y = np.zeros((len(x), len(W)), dtype=x.dtype)
+    for n in range(len(x)):
+        for o in range(len(W)):
+            y[n, o] = np.dot(x[n], W[o]) + (0 if b is None else b[o])
+    return y

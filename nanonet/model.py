@@ -1,0 +1,71 @@
+"""Containers: Sequential chains layers; Concat runs parallel branches on one input and joins them.
+
+Branched graphs are declared by nesting the two, e.g. an Inception module is
+Concat(Sequential(conv1x1), Sequential(conv1x1, conv3x3), Sequential(pool, conv1x1)), and a
+multi-resolution net is Concat(big_trunk, Sequential(AvgPool2D(2), small_trunk)).
+"""
+from nanonet.backend import get_array_module
+from nanonet.layers.base import Layer
+
+
+class Sequential(Layer):
+    """y = layers[-1](... layers[0](x)). Parameters are named by position: '0/W', '3/gamma', ..."""
+
+    def __init__(self, *layers):
+        self.layers = list(layers)
+
+    def children(self):
+        return [(str(i), layer) for i, layer in enumerate(self.layers)]
+
+    def forward(self, x, train=False):
+        for layer in self.layers:
+            x = layer.forward(x, train)
+        return x
+
+    def backward(self, gy):
+        for layer in reversed(self.layers):
+            gy = layer.backward(gy)
+        return gy
+
+    def predict(self, x):
+        """Forward in evaluation mode."""
+        return self.forward(x, train=False)
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __repr__(self):
+        lines = [f"  ({i}) " + repr(layer).replace("\n", "\n  ") for i, layer in enumerate(self.layers)]
+        return "Sequential(\n" + "\n".join(lines) + "\n)"
+
+
+class Concat(Layer):
+    """y = concatenate([branch(x) for branch in branches], axis). Every branch sees the same x."""
+
+    def __init__(self, *branches, axis=1):
+        self.branches, self.axis = list(branches), axis
+
+    def children(self):
+        return [(str(i), branch) for i, branch in enumerate(self.branches)]
+
+    def forward(self, x, train=False):
+        ys = [branch.forward(x, train) for branch in self.branches]
+        self._sizes = [y.shape[self.axis] for y in ys]
+        return get_array_module(x).concatenate(ys, axis=self.axis)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        bounds = [sum(self._sizes[:i + 1]) for i in range(len(self._sizes) - 1)]
+        parts = xp.split(gy, bounds, axis=self.axis)
+        gx = None
+        for branch, part in zip(self.branches, parts):
+            g = branch.backward(part)
+            gx = g if gx is None else gx + g
+        return gx
+
+    def __repr__(self):
+        lines = [f"  [{i}] " + repr(b).replace("\n", "\n  ") for i, b in enumerate(self.branches)]
+        return f"Concat(axis={self.axis},\n" + "\n".join(lines) + "\n)"
