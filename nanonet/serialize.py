@@ -75,16 +75,17 @@ def read(path):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ModelFileError(f"{path}: no such model file")
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":
+            raise ModelFileError(f"{path}: not a nanonet model file (not an .npz archive)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except AttributeError:  # np.load gave a bare array: an .npy file, not an archive
-        raise ModelFileError(f"{path}: not a nanonet model file (a single .npy array, not an .npz archive)")
     except ValueError as e:
-        if "allow_pickle" in str(e):
-            raise ModelFileError(f"{path}: refused: it holds pickled objects, which nanonet never loads")
+        if "pickle" in str(e):
+            raise ModelFileError(f"{path}: refused: the model file holds pickled objects, which nanonet never loads")
         raise ModelFileError(f"{path}: corrupted model file ({e})")
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as e:
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
         raise ModelFileError(f"{path}: unreadable or truncated model file ({e})")
     if "__header__" not in arrays:
         raise ModelFileError(f"{path}: not a nanonet model file (no header)")

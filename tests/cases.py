@@ -1,0 +1,47 @@
+"""Layers under test, each with an input shape small enough for float64 central differences."""
+import numpy as np
+
+import nanonet as nn
+
+
+def _rng():
+    return np.random.default_rng(1)
+
+
+LAYER_CASES = {
+    "conv3x3": (lambda: nn.Conv2D(3, 4, 3, pad=1, rng=_rng()), (2, 3, 5, 6)),
+    "conv5x5_stride2_pad2": (lambda: nn.Conv2D(2, 3, 5, stride=2, pad=2, rng=_rng()), (2, 2, 7, 8)),
+    "conv_rect_nobias": (lambda: nn.Conv2D(2, 3, (2, 3), stride=(1, 2), nobias=True, rng=_rng()), (1, 2, 5, 7)),
+    "maxpool_cover_all": (lambda: nn.MaxPool2D(3, 2), (2, 2, 8, 8)),
+    "maxpool_pad": (lambda: nn.MaxPool2D(3, 2, pad=1), (1, 2, 7, 6)),
+    "maxpool_floor": (lambda: nn.MaxPool2D(2, cover_all=False), (1, 2, 5, 5)),
+    "avgpool_cover_all": (lambda: nn.AvgPool2D(3, 2), (2, 2, 8, 8)),
+    "avgpool_pad": (lambda: nn.AvgPool2D(3, 2, pad=1), (1, 2, 7, 6)),
+    "batchnorm_conv": (lambda: nn.BatchNorm(3), (4, 3, 3, 3)),
+    "batchnorm_dense": (lambda: nn.BatchNorm(5), (6, 5)),
+    "linear": (lambda: nn.Linear(12, 5, rng=_rng()), (3, 12)),
+    "linear_flattens": (lambda: nn.Linear(18, 4, rng=_rng()), (2, 2, 3, 3)),
+    "flatten": (lambda: nn.Flatten(), (2, 2, 3, 3)),
+    "relu": (lambda: nn.ReLU(), (3, 7)),
+    "leaky_relu": (lambda: nn.LeakyReLU(0.2), (3, 7)),
+    "sigmoid": (lambda: nn.Sigmoid(), (3, 7)),
+    "tanh": (lambda: nn.Tanh(), (3, 7)),
+    "softmax": (lambda: nn.Softmax(), (3, 7)),
+    "dropout": (lambda: nn.Dropout(0.4, rng=_rng()), (3, 7)),
+    "concat": (lambda: nn.Concat(nn.Sequential(nn.Conv2D(2, 3, 3, pad=1, rng=_rng()), nn.ReLU()),
+                                 nn.Sequential(nn.AvgPool2D(3, 1, pad=1), nn.Conv2D(2, 2, 1, rng=_rng()))),
+               (2, 2, 5, 5)),
+}
+
+
+def away_from_kinks(x):
+    """Move entries off 0 so that ReLU-like kinks sit outside the finite-difference step."""
+    return np.where(np.abs(x) < 1e-2, 0.1, x)
+
+
+def tiny_cnn(rng, classes=2):
+    """A small net using every parametric layer kind: conv, batch norm, pools, dense, dropout."""
+    return nn.Sequential(
+        nn.Conv2D(1, 4, 3, pad=1, rng=rng), nn.BatchNorm(4), nn.ReLU(), nn.MaxPool2D(2),
+        nn.Conv2D(4, 6, 3, pad=1, rng=rng), nn.LeakyReLU(0.2), nn.AvgPool2D(2),
+        nn.Linear(6 * 2 * 2, 16, rng=rng), nn.Tanh(), nn.Dropout(0.2, rng=rng), nn.Linear(16, classes, rng=rng))

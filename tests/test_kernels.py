@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from nanonet.kernels import im2col as conv
+from nanonet.kernels import pool
+
+CONV_GEOMETRIES = [  # h, w, kh, kw, sy, sx, ph, pw
+    (7, 9, 3, 3, 1, 1, 1, 1), (8, 8, 5, 5, 2, 2, 2, 2), (10, 7, 2, 3, 2, 1, 0, 1), (5, 5, 5, 5, 1, 1, 0, 0),
+    (6, 11, 1, 1, 3, 2, 0, 0),
+]
+POOL_GEOMETRIES = [  # size, k, s, p, cover_all
+    (64, 5, 2, 0, True), (31, 5, 2, 0, True), (14, 3, 2, 0, True), (9, 3, 2, 1, True), (9, 2, 2, 1, False),
+    (10, 2, 2, 1, True), (7, 3, 3, 0, True), (7, 7, 7, 0, True), (6, 2, 1, 0, False),
+]
+
+
+@pytest.mark.parametrize("geometry", CONV_GEOMETRIES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_im2col_and_col2im_match_references(geometry, dtype):
+    h, w, *args = geometry
+    x = np.random.default_rng(0).normal(size=(2, 3, h, w)).astype(dtype)
+    col = conv.im2col(x, *args)
+    np.testing.assert_array_equal(col, conv.im2col_reference(x, *args))
+    kh, kw, sy, sx, ph, pw = args
+    np.testing.assert_allclose(conv.col2im(col, h, w, sy, sx, ph, pw),
+                               conv.col2im_reference(col, h, w, sy, sx, ph, pw), rtol=1e-6)
+
+
+@pytest.mark.parametrize("geometry", CONV_GEOMETRIES)
+def test_col2im_is_the_adjoint_of_im2col(geometry):
+    h, w, kh, kw, sy, sx, ph, pw = geometry
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, h, w))
+    c = rng.normal(size=conv.im2col(x, kh, kw, sy, sx, ph, pw).shape)
+    lhs = (conv.im2col(x, kh, kw, sy, sx, ph, pw) * c).sum()
+    rhs = (x * conv.col2im(c, h, w, sy, sx, ph, pw)).sum()
+    assert lhs == pytest.approx(rhs, rel=1e-12)
+
+
+@pytest.mark.parametrize("geometry", POOL_GEOMETRIES)
+def test_pooling_matches_references(geometry):
+    size, k, s, p, cover_all = geometry
+    x = np.random.default_rng(0).normal(size=(2, 3, size, size + 1))
+    y, argmax = pool.max_pool_forward(x, k, k, s, s, p, p, cover_all)
+    np.testing.assert_array_equal(y, pool.max_pool_reference(x, k, k, s, s, p, p, cover_all))
+    assert argmax.min() >= 0 and argmax.max() < k * k
+    np.testing.assert_allclose(pool.avg_pool_forward(x, k, k, s, s, p, p, cover_all),
+                               pool.avg_pool_reference(x, k, k, s, s, p, p, cover_all), rtol=1e-12)
+
+
+def test_cover_all_gives_frgnet_sizes():
+    assert [pool.pool_outsize(64, 5, 2, 0, True), pool.pool_outsize(31, 5, 2, 0, True),
+            pool.pool_outsize(14, 3, 2, 0, True)] == [31, 14, 7]
+    assert pool.pool_outsize(64, 5, 2, 0, False) == 30
+
+
+def test_every_window_holds_a_real_pixel():
+    # k=2, s=2, p=1 on 4 pixels: Chainer's rounding alone would add a window lying wholly in padding.
+    assert pool.pool_outsize(4, 2, 2, 1, True) == 3
+    y, _ = pool.max_pool_forward(np.ones((1, 1, 4, 4)), 2, 2, 2, 2, 1, 1, True)
+    assert np.isfinite(y).all()
+
+
+def test_too_small_inputs_are_refused():
+    with pytest.raises(ValueError, match="smaller than"):
+        conv.im2col(np.zeros((1, 1, 2, 2)), 3, 3, 1, 1, 0, 0)
+    with pytest.raises(ValueError, match="smaller than"):
+        pool.max_pool_forward(np.zeros((1, 1, 2, 2)), 3, 3, 1, 1, 0, 0, False)

@@ -1,0 +1,73 @@
+import math
+
+import numpy as np
+import pytest
+
+import nanonet as nn
+from nanonet import optim
+
+
+def _one_param_model(w):
+    layer = nn.Linear(len(w), 1, nobias=True, rng=np.random.default_rng(0)).astype(np.float64)
+    layer.W.data = np.array([w], dtype=np.float64)
+    return layer
+
+
+@pytest.mark.parametrize("name", optim.OPTIMIZERS)
+def test_every_optimizer_minimises_a_quadratic(name):
+    model = _one_param_model([3.0, -2.0])
+    opt = optim.OPTIMIZERS[name](lr=0.05).setup(model)
+    for _ in range(500):
+        model.W.grad = 2 * model.W.data  # d/dw of |w|^2
+        opt.update()
+    assert np.abs(model.W.data).max() < 0.05
+
+
+def test_one_step_by_hand():
+    g = np.array([[0.5, -1.0]])
+    cases = {
+        "sgd": lambda w: w - 0.1 * g,
+        "momentum": lambda w: w - 0.1 * g,
+        "nesterov": lambda w: w + 0.9 * (-0.1 * g) - 0.1 * g,
+        "adam": lambda w: w - 0.1 * g / (np.abs(g) + 1e-8),
+        "rmsprop": lambda w: w - 0.1 * g / (np.sqrt(0.01 * g * g) + 1e-8),
+    }
+    for name, expected in cases.items():
+        model = _one_param_model([1.0, 2.0])
+        opt = optim.OPTIMIZERS[name](lr=0.1).setup(model)
+        model.W.grad = g.copy()
+        opt.update()
+        np.testing.assert_allclose(model.W.data, expected(np.array([[1.0, 2.0]])), err_msg=name)
+
+
+def test_weight_decay_adds_l2_gradient():
+    model = _one_param_model([1.0, -2.0])
+    opt = optim.SGD(lr=0.1, weight_decay=0.5).setup(model)
+    model.W.grad = np.zeros((1, 2))
+    opt.update()
+    np.testing.assert_allclose(model.W.data, [[0.95, -1.9]])
+
+
+def test_state_round_trip_continues_identically():
+    def run(steps, restore_after=None):
+        model = _one_param_model([1.0, -1.0])
+        opt = optim.Adam(lr=0.1).setup(model)
+        for i in range(steps):
+            if i == restore_after:
+                saved_w, saved = model.W.data.copy(), {k: np.copy(v) for k, v in opt.state().items()}
+                model = _one_param_model([0.0, 0.0])
+                model.W.data = saved_w
+                opt = optim.Adam(lr=0.1).setup(model)
+                opt.set_state(saved)
+            model.W.grad = np.array([[np.sin(i), np.cos(i)]])
+            opt.update()
+        return model.W.data
+    np.testing.assert_array_equal(run(10), run(10, restore_after=4))
+
+
+def test_schedules():
+    assert optim.ExponentialDecay(0.97)(2) == pytest.approx(0.97 ** 2)
+    assert [optim.StepDecay(3, 0.1)(e) for e in (0, 2, 3, 6)] == pytest.approx([1, 1, 0.1, 0.01])
+    cosine = optim.CosineDecay(5, floor=0.1)
+    assert cosine(0) == 1 and cosine(4) == pytest.approx(0.1) and cosine(2) == pytest.approx(0.55)
+    assert math.isclose(cosine(10), 0.1)
