@@ -1,0 +1,1 @@
+"""Readers and transforms that turn files into arrays."""
