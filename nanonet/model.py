@@ -23,6 +23,7 @@ class Sequential(Layer):
         return x
 
     def backward(self, gy):
+        """Returns dL/dx, or None when the first layer was built not to compute it."""
         for layer in reversed(self.layers):
             gy = layer.backward(gy)
         return gy

@@ -133,3 +133,28 @@ def test_parameter_names_follow_the_graph():
                         nn.Concat(nn.Sequential(nn.ReLU()), nn.Sequential(nn.Conv2D(2, 2, 1, nobias=True,
                                                                                    rng=np.random.default_rng(0)))))
     assert list(net.state()) == ["0/W", "0/b", "1/gamma", "1/beta", "2/1/0/W", "1/avg_mean", "1/avg_var"]
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 5, 2), (6, 5)])
+def test_batchnorm_numba_kernels_match_array_operations(shape):
+    from nanonet.kernels import batchnorm as bn
+    rng = np.random.default_rng(0)
+    x3 = rng.normal(size=shape).reshape(shape[0], shape[1], -1) * 2 + 1
+    gamma, beta, gy3 = rng.normal(size=shape[1]), rng.normal(size=shape[1]), rng.normal(size=x3.shape)
+    fast, slow = bn.batch_norm_forward(x3, gamma, beta, 2e-5), bn.batch_norm_forward_xp(x3, gamma, beta, 2e-5)
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    _, mean, _, inv_std = slow
+    for a, b in zip(bn.batch_norm_backward(gy3, x3, gamma, mean, inv_std),
+                    bn.batch_norm_backward_xp(gy3, x3, gamma, mean, inv_std)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_first_layer_can_skip_its_input_gradient():
+    rng = np.random.default_rng(0)
+    full, first = (nn.Conv2D(2, 3, 3, rng=np.random.default_rng(0), input_grad=flag) for flag in (True, False))
+    x, gy = rng.normal(size=(2, 2, 5, 5)), rng.normal(size=(2, 3, 3, 3))
+    full.forward(x, True)
+    first.forward(x, True)
+    assert full.backward(gy) is not None and first.backward(gy) is None
+    np.testing.assert_array_equal(full.W.grad, first.W.grad)

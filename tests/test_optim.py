@@ -71,3 +71,14 @@ def test_schedules():
     cosine = optim.CosineDecay(5, floor=0.1)
     assert cosine(0) == 1 and cosine(4) == pytest.approx(0.1) and cosine(2) == pytest.approx(0.55)
     assert math.isclose(cosine(10), 0.1)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_fused_momentum_kernel_matches_array_operations(nesterov):
+    rng = np.random.default_rng(0)
+    w, g, v = (rng.normal(size=(7, 5)).astype(np.float32) for _ in range(3))
+    expected = [w.copy(), g, v.copy()]
+    optim.momentum_step(*expected, 0.01, 0.9, 1e-3, nesterov)
+    optim.momentum_step_cpu(w, g, v, 0.01, 0.9, 1e-3, nesterov)
+    np.testing.assert_allclose(w, expected[0], rtol=1e-6)
+    np.testing.assert_allclose(v, expected[2], rtol=1e-6)

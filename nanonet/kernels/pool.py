@@ -97,11 +97,12 @@ def _max_pool_forward_cpu(x, kh, kw, sy, sx, ph, pw, oh, ow):
                 best = x[b, ch, y0, x0]
                 arg = (y0 - top) * kw + (x0 - left)
                 for iy in range(y0, y1):
+                    offset = (iy - top) * kw - left
                     for ix in range(x0, x1):
                         v = x[b, ch, iy, ix]
-                        if v > best:
-                            best = v
-                            arg = (iy - top) * kw + (ix - left)
+                        better = v > best  # selects, not branches: random data defeats prediction
+                        best = v if better else best
+                        arg = offset + ix if better else arg
                 y[b, ch, oy, ox] = best
                 argmax[b, ch, oy, ox] = arg
     return y, argmax

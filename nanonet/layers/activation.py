@@ -7,11 +7,11 @@ class ReLU(Layer):
     """y = max(x, 0)."""
 
     def forward(self, x, train=False):
-        self._positive = x > 0
-        return x * self._positive
+        self._y = get_array_module(x).maximum(x, 0)
+        return self._y
 
     def backward(self, gy):
-        return gy * self._positive
+        return gy * (self._y > 0)
 
 
 class LeakyReLU(Layer):

@@ -1,6 +1,7 @@
 """Batch normalisation (Ioffe and Szegedy 2015) for dense (N, C) and convolutional (N, C, H, W) inputs."""
 import numpy as np
 
+from nanonet.kernels.batchnorm import batch_norm_backward, batch_norm_forward
 from nanonet.layers.base import Layer, Param
 
 
@@ -23,39 +24,39 @@ class BatchNorm(Layer):
     def config(self):
         return dict(channels=self.channels, eps=self.eps, decay=self.decay)
 
-    def _axes_and_shape(self, x):
+    def _as_ncm(self, x):
         if x.ndim not in (2, 4) or x.shape[1] != self.channels:
             raise ValueError(f"BatchNorm expects (N, {self.channels}) or (N, {self.channels}, H, W) input, "
                              f"got shape {x.shape}")
-        return (0,) if x.ndim == 2 else (0, 2, 3), (1, -1) + (1,) * (x.ndim - 2)
+        return x.reshape(x.shape[0], self.channels, -1)
 
     def forward(self, x, train=False):
-        axes, shape = self._axes_and_shape(x)
-        if train:
-            mean = x.mean(axis=axes)
-            var = x.var(axis=axes)
-            m = x.size // self.channels
-            self.avg_mean *= self.decay
-            self.avg_mean += (1 - self.decay) * mean
-            self.avg_var *= self.decay
-            self.avg_var += (1 - self.decay) * var * (m / max(m - 1, 1))
-        else:
-            mean, var = self.avg_mean, self.avg_var
-        self._train = train
-        self._inv_std = 1.0 / (var + self.eps) ** 0.5
-        self._xhat = (x - mean.reshape(shape)) * self._inv_std.reshape(shape)
-        return self.gamma.data.reshape(shape) * self._xhat + self.beta.data.reshape(shape)
+        x3 = self._as_ncm(x)
+        self._train, self._x3 = train, x3
+        if not train:  # the running statistics are constants: an affine map per channel
+            self._inv_std = 1 / (self.avg_var + self.eps) ** 0.5
+            scale = self.gamma.data * self._inv_std
+            y = x3 * scale[:, None] + (self.beta.data - self.avg_mean * scale)[:, None]
+            return y.reshape(x.shape)
+        y, mean, var, self._inv_std = batch_norm_forward(x3, self.gamma.data, self.beta.data, self.eps)
+        self._mean = mean
+        m = x3.shape[0] * x3.shape[2]
+        self.avg_mean *= self.decay
+        self.avg_mean += (1 - self.decay) * mean
+        self.avg_var *= self.decay
+        self.avg_var += (1 - self.decay) * var * (m / max(m - 1, 1))
+        return y.reshape(x.shape)
 
     def backward(self, gy):
-        axes, shape = self._axes_and_shape(gy)
-        xhat = self._xhat
-        self.beta.grad = gy.sum(axis=axes)
-        self.gamma.grad = (gy * xhat).sum(axis=axes)
-        scale = (self.gamma.data * self._inv_std).reshape(shape)
-        if not self._train:  # the statistics were constants
-            return gy * scale
-        m = gy.size // self.channels
-        return scale * (gy - (self.beta.grad.reshape(shape) + xhat * self.gamma.grad.reshape(shape)) / m)
+        gy3 = self._as_ncm(gy)
+        if not self._train:
+            xhat = (self._x3 - self.avg_mean[:, None]) * self._inv_std[:, None]
+            self.beta.grad = gy3.sum(axis=(0, 2))
+            self.gamma.grad = (gy3 * xhat).sum(axis=(0, 2))
+            return (gy3 * (self.gamma.data * self._inv_std)[:, None]).reshape(gy.shape)
+        gx, self.gamma.grad, self.beta.grad = batch_norm_backward(gy3, self._x3, self.gamma.data, self._mean,
+                                                                  self._inv_std)
+        return gx.reshape(gy.shape)
 
 
 def batch_norm_reference(x, gamma, beta, eps):

@@ -1,0 +1,1 @@
+"""Face models and detectors built on nanonet."""
