@@ -8,9 +8,16 @@ def _rng():
     return np.random.default_rng(1)
 
 
+def _per_image(conv):
+    """A Conv2D that takes the one-GEMM-per-image path even on tiny inputs."""
+    conv.per_image_min_pixels = 1
+    return conv
+
+
 LAYER_CASES = {
     "conv3x3": (lambda: nn.Conv2D(3, 4, 3, pad=1, rng=_rng()), (2, 3, 5, 6)),
     "conv5x5_stride2_pad2": (lambda: nn.Conv2D(2, 3, 5, stride=2, pad=2, rng=_rng()), (2, 2, 7, 8)),
+    "conv_per_image_gemm": (lambda: _per_image(nn.Conv2D(2, 3, 3, pad=1, rng=_rng())), (2, 2, 5, 4)),
     "conv_rect_nobias": (lambda: nn.Conv2D(2, 3, (2, 3), stride=(1, 2), nobias=True, rng=_rng()), (1, 2, 5, 7)),
     "maxpool_cover_all": (lambda: nn.MaxPool2D(3, 2), (2, 2, 8, 8)),
     "maxpool_pad": (lambda: nn.MaxPool2D(3, 2, pad=1), (1, 2, 7, 6)),

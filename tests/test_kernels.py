@@ -66,3 +66,13 @@ def test_too_small_inputs_are_refused():
         conv.im2col(np.zeros((1, 1, 2, 2)), 3, 3, 1, 1, 0, 0)
     with pytest.raises(ValueError, match="smaller than"):
         pool.max_pool_forward(np.zeros((1, 1, 2, 2)), 3, 3, 1, 1, 0, 0, False)
+
+
+def test_im2col_fills_a_transposed_buffer_and_col2im_reads_one():
+    x = np.random.default_rng(0).normal(size=(3, 2, 6, 5))
+    buffer = np.empty((2, 3, 3, 3, 6, 5))  # (C, kh, kw, N, oh, ow)
+    view = conv.im2col(x, 3, 3, 1, 1, 1, 1, out=buffer.transpose(3, 0, 1, 2, 4, 5))
+    np.testing.assert_array_equal(view, conv.im2col_reference(x, 3, 3, 1, 1, 1, 1))
+    np.testing.assert_allclose(conv.col2im(view, 6, 5, 1, 1, 1, 1), conv.col2im_reference(view, 6, 5, 1, 1, 1, 1))
+    with pytest.raises(ValueError, match="out has shape"):
+        conv.im2col(x, 3, 3, 1, 1, 0, 0, out=buffer.transpose(3, 0, 1, 2, 4, 5))

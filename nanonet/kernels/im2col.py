@@ -1,8 +1,9 @@
 """im2col / col2im for 2-D convolution on NCHW arrays.
 
-im2col turns x (N, C, H, W) into col (N, C, kh, kw, oh, ow), so that a convolution becomes one GEMM:
+im2col turns x (N, C, H, W) into col (N, C, kh, kw, oh, ow), so that a convolution becomes GEMMs:
 y[n] = W.reshape(O, C*kh*kw) @ col[n].reshape(C*kh*kw, oh*ow). col2im is its adjoint: it sums every
-column entry back onto the input pixel it was read from (zero padding receives nothing).
+column entry back onto the input pixel it was read from (zero padding receives nothing). Both accept col
+with any strides on the CPU, so the caller chooses the memory layout.
 """
 import functools
 
@@ -23,37 +24,46 @@ def conv_outsize(size, k, s, p):
 def im2col(x, kh, kw, sy, sx, ph, pw, out=None):
     """x (N, C, H, W) -> col (N, C, kh, kw, oh, ow); zero padding.
 
-    `out`, if it has the right shape and dtype, is filled instead of a new array: reusing one buffer
-    saves the page faults of a fresh allocation, which on the CPU cost as much as filling it.
+    `out`, if given, is filled instead of a new array. It may be a transposed view (of a buffer laid out
+    (C, kh, kw, N, oh, ow), say), which is how Conv2D gets one GEMM over the whole batch.
     """
     n, c, h, w = x.shape
     shape = (n, c, kh, kw, conv_outsize(h, kh, sy, ph), conv_outsize(w, kw, sx, pw))
     xp = get_array_module(x)
     x = xp.ascontiguousarray(x)
-    col = out if reusable(out, shape, x.dtype, xp) else xp.empty(shape, dtype=x.dtype)
+    if out is None:
+        out = xp.empty(shape, dtype=x.dtype)
+    elif out.shape != shape or out.dtype != x.dtype:
+        raise ValueError(f"im2col: out has shape {out.shape} and dtype {out.dtype}, needs {shape} and {x.dtype}")
     if xp is np:
-        _im2col_cpu(x, kh, kw, sy, sx, ph, pw, col)
+        if _batch_inner(out):
+            _im2col_batch_inner_cpu(x, kh, kw, sy, sx, ph, pw, out.transpose(1, 2, 3, 0, 4, 5))
+        else:
+            _im2col_cpu(x, kh, kw, sy, sx, ph, pw, out)
     else:
-        _im2col_gpu()(x.reduced_view(), h, w, shape[4], shape[5], kh, kw, sy, sx, ph, pw, col)
-    return col
-
-
-def reusable(buffer, shape, dtype, xp):
-    """True when `buffer` can be overwritten to hold an array of this shape, dtype and device."""
-    return (buffer is not None and buffer.shape == shape and buffer.dtype == dtype
-            and get_array_module(buffer) is xp)
+        _im2col_gpu()(x.reduced_view(), h, w, shape[4], shape[5], kh, kw, sy, sx, ph, pw, out)
+    return out
 
 
 def col2im(col, h, w, sy, sx, ph, pw):
-    """col (N, C, kh, kw, oh, ow) -> x (N, C, h, w): the sum over every place each pixel was read."""
+    """col (N, C, kh, kw, oh, ow), any strides -> x (N, C, h, w): the sum over every place each pixel was read."""
     n, c, kh, kw, oh, ow = col.shape
     xp = get_array_module(col)
-    col = xp.ascontiguousarray(col)
     if xp is np:
+        if _batch_inner(col):
+            return _col2im_batch_inner_cpu(col.transpose(1, 2, 3, 0, 4, 5), h, w, sy, sx, ph, pw)
         return _col2im_cpu(col, h, w, sy, sx, ph, pw)
+    col = xp.ascontiguousarray(col)
     x = xp.empty((n, c, h, w), dtype=col.dtype)
     _col2im_gpu()(col.reduced_view(), h, w, oh, ow, kh, kw, sy, sx, ph, pw, x)
     return x
+
+
+def _batch_inner(col):
+    """True for columns stored (C, kh, kw, N, oh, ow). The CPU kernels then take that array itself,
+    C-contiguous, so numba knows the inner stride is 1 (it cannot vectorise a strided view), and loop over
+    taps rather than planes, so each thread writes contiguous memory."""
+    return col.strides[0] < col.strides[1]
 
 
 @njit(parallel=True, cache=True)
@@ -91,6 +101,45 @@ def _col2im_cpu(col, h, w, sy, sx, ph, pw):
                         ix = ox * sx + j - pw
                         if 0 <= ix < w:
                             x[b, ch, iy, ix] += col[b, ch, i, j, oy, ox]
+    return x
+
+
+@njit(parallel=True, cache=True)
+def _im2col_batch_inner_cpu(x, kh, kw, sy, sx, ph, pw, col):
+    """col: (C, kh, kw, N, oh, ow)."""
+    n, c, h, w = x.shape
+    oh, ow = col.shape[4:]
+    for tap in prange(c * kh * kw):
+        ch, i, j = tap // (kh * kw), tap // kw % kh, tap % kw
+        for b in range(n):
+            for oy in range(oh):
+                iy = oy * sy + i - ph
+                inside_y = 0 <= iy < h
+                for ox in range(ow):
+                    ix = ox * sx + j - pw
+                    if inside_y and 0 <= ix < w:
+                        col[ch, i, j, b, oy, ox] = x[b, ch, iy, ix]
+                    else:
+                        col[ch, i, j, b, oy, ox] = 0
+
+
+@njit(parallel=True, cache=True)
+def _col2im_batch_inner_cpu(col, h, w, sy, sx, ph, pw):
+    """col: (C, kh, kw, N, oh, ow)."""
+    c, kh, kw, n, oh, ow = col.shape
+    x = np.zeros((n, c, h, w), dtype=col.dtype)
+    for ch in prange(c):  # one thread owns a whole channel: no write races
+        for i in range(kh):
+            for j in range(kw):
+                for b in range(n):
+                    for oy in range(oh):
+                        iy = oy * sy + i - ph
+                        if iy < 0 or iy >= h:
+                            continue
+                        for ox in range(ow):
+                            ix = ox * sx + j - pw
+                            if 0 <= ix < w:
+                                x[b, ch, iy, ix] += col[ch, i, j, b, oy, ox]
     return x
 
 

@@ -12,6 +12,13 @@ class Param:
         self.data = data
         self.grad = None
 
+    def grad_buffer(self):
+        """The array for the next gradient: last step's, overwritten (a fresh 150 MB array costs page
+        faults on every step), or a new one."""
+        if self.grad is None or self.grad.shape != self.data.shape or self.grad.dtype != self.data.dtype:
+            self.grad = backend.get_array_module(self.data).empty_like(self.data)
+        return self.grad
+
 
 class Layer:
     """Base class. A layer keeps what its backward needs from the last forward.

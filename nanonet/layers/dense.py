@@ -1,6 +1,7 @@
 """Fully connected layer, and Flatten to feed it from convolutions."""
 import numpy as np
 
+from nanonet.backend import get_array_module
 from nanonet.initializers import initialize
 from nanonet.layers.base import Layer, Param
 
@@ -28,7 +29,8 @@ class Linear(Layer):
         return y
 
     def backward(self, gy):
-        self.W.grad = gy.T @ self._x
+        xp = get_array_module(gy)
+        xp.matmul(gy.T, self._x, out=self.W.grad_buffer())
         if self.b is not None:
             self.b.grad = gy.sum(axis=0)
         return (gy @ self.W.data).reshape(self._in_shape)
