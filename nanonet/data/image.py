@@ -17,8 +17,14 @@ def read_image(path, channels=3):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ImageError(f"{path}: no such image file")
+    return decode_image(path, path, channels)
+
+
+def decode_image(source, name=None, channels=3):
+    """Decode a path or file object as read_image does; `name` is the file named in errors."""
+    path = name or os.fspath(source)
     try:
-        with Image.open(path) as im:
+        with Image.open(source) as im:
             im.load()  # decodes now, so a truncated file fails here and not later
             im = im.convert("L" if channels == 1 else "RGB")
             a = np.asarray(im)

@@ -42,6 +42,12 @@ class Layer:
         """(name, layer) pairs of the layers this one contains."""
         return ()
 
+    def named_layers(self, prefix=""):
+        """Yield (name, layer) for this layer ('' at the root) and every layer below it."""
+        yield prefix.rstrip("/"), self
+        for name, child in self.children():
+            yield from child.named_layers(f"{prefix}{name}/")
+
     def named_params(self, prefix=""):
         """Yield (name, Param) for every trainable array here and below, in a fixed order."""
         for attr, value in vars(self).items():

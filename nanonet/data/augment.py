@@ -1,0 +1,82 @@
+"""Augmentations on uint8 (H, W, 3) images, with keypoints (K, 2) in pixel (x, y) carried along.
+
+Each draw comes from the Generator passed in, so one seed gives one augmented image.
+"""
+import cv2
+import numpy as np
+
+
+def hflip(image, keypoints=None, flip_pairs=()):
+    """Mirror left-right. Left and right keypoints (index pairs) swap, so 'left eye' stays a left eye."""
+    image = image[:, ::-1]
+    if keypoints is not None:
+        keypoints = keypoints.copy()
+        keypoints[:, 0] = image.shape[1] - 1 - keypoints[:, 0]
+        for a, b in flip_pairs:
+            keypoints[[a, b]] = keypoints[[b, a]]
+    return np.ascontiguousarray(image), keypoints
+
+
+def rot90(image, k, keypoints=None):
+    """Rotate by k * 90 degrees counter-clockwise."""
+    for _ in range(k % 4):
+        h, w = image.shape[:2]
+        image = np.rot90(image)
+        if keypoints is not None:
+            keypoints = np.stack([keypoints[:, 1], w - 1 - keypoints[:, 0]], axis=1)
+    return np.ascontiguousarray(image), keypoints
+
+
+def affine(image, angle=0.0, scale=1.0, shift=(0.0, 0.0), keypoints=None):
+    """Rotate by `angle` degrees and scale about the centre, then shift by (dx, dy) pixels; borders reflect."""
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, scale)
+    m[:, 2] += shift
+    image = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    if keypoints is not None:
+        keypoints = keypoints @ m[:, :2].T + m[:, 2]
+    return image, keypoints
+
+
+def brightness_contrast(image, brightness=0.0, contrast=1.0):
+    """image * contrast + brightness (in 0..255 units) about the image's mean, clipped to uint8."""
+    x = image.astype(np.float32)
+    mean = x.mean()
+    return np.clip((x - mean) * contrast + mean + brightness, 0, 255).astype(np.uint8)
+
+
+def jpeg(image, quality):
+    """Re-compress as JPEG at `quality` (1-100): the blocking and ringing of web images."""
+    ok, data = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)[:, :, ::-1].copy()
+
+
+class Augment:
+    """A random pipeline: each enabled step draws its parameters from the rng given per image.
+
+    flip: mirror with probability 1/2; rot90: rotate by a random multiple of 90 degrees (the anime data);
+    rotate: max degrees; scale: max relative change; shift: max fraction of the side; brightness: max
+    shift in 0..255 units; contrast: max relative change; jpeg: (lowest quality, probability).
+    """
+
+    def __init__(self, flip=False, rot90=False, rotate=0.0, scale=0.0, shift=0.0, brightness=0.0,
+                 contrast=0.0, jpeg=None, flip_pairs=()):
+        self.flip, self.rot90, self.rotate, self.scale, self.shift = flip, rot90, rotate, scale, shift
+        self.brightness, self.contrast, self.jpeg, self.flip_pairs = brightness, contrast, jpeg, flip_pairs
+
+    def __call__(self, image, rng, keypoints=None):
+        if self.flip and rng.random() < 0.5:
+            image, keypoints = hflip(image, keypoints, self.flip_pairs)
+        if self.rot90:
+            image, keypoints = rot90(image, int(rng.integers(4)), keypoints)
+        if self.rotate or self.scale or self.shift:
+            h, w = image.shape[:2]
+            image, keypoints = affine(
+                image, rng.uniform(-self.rotate, self.rotate), 1 + rng.uniform(-self.scale, self.scale),
+                (rng.uniform(-self.shift, self.shift) * w, rng.uniform(-self.shift, self.shift) * h), keypoints)
+        if self.brightness or self.contrast:
+            image = brightness_contrast(image, rng.uniform(-self.brightness, self.brightness),
+                                        1 + rng.uniform(-self.contrast, self.contrast))
+        if self.jpeg and rng.random() < self.jpeg[1]:
+            image = jpeg(image, rng.integers(self.jpeg[0], 96))
+        return image, keypoints

@@ -1,0 +1,195 @@
+"""Labelled image datasets: a folder per class (on disk or inside a .zip), a list file, or arrays.
+
+Every dataset gives len(), `labels` (int array), `classes` (names, label i is classes[i]), `name(i)` (the
+file, for error messages), `key(i)` (the file relative to the data set, for splitting) and `image(i)`: a
+uint8 (H, W, 3) array, grey repeated to three channels.
+Problems found while listing (an empty class, a label out of range, a listed file that is missing) raise
+DataError naming the file; an image that cannot be decoded raises ImageError naming it when it is read.
+"""
+import io
+import zlib
+import os
+import threading
+import zipfile
+
+import numpy as np
+
+from nanonet.data.image import ImageError, decode_image
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+
+
+class DataError(ValueError):
+    """A data set that cannot be used as given."""
+
+
+def _is_image(name):
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+class Dataset:
+    """Base: subclasses set self.labels, self.classes and implement name(i) and image(i)."""
+
+    def __len__(self):
+        return len(self.labels)
+
+    def subset(self, indices):
+        return Subset(self, indices)
+
+
+class Subset(Dataset):
+    def __init__(self, parent, indices):
+        self.parent, self.indices = parent, np.asarray(indices, dtype=np.int64)
+        self.labels, self.classes = parent.labels[self.indices], parent.classes
+
+    def name(self, i):
+        return self.parent.name(self.indices[i])
+
+    def key(self, i):
+        return self.parent.key(self.indices[i])
+
+    def image(self, i):
+        return self.parent.image(self.indices[i])
+
+
+class FolderDataset(Dataset):
+    """root/<class>/<image> on disk, or <class>/<image> inside root when root is a .zip.
+
+    Classes are the sorted top-level folder names. Zip members are read through one handle per thread,
+    since a ZipFile may not be read from several threads at once.
+    """
+
+    def __init__(self, root):
+        self.root = os.fspath(root)
+        self.is_zip = os.path.isfile(self.root) and zipfile.is_zipfile(self.root)
+        if self.is_zip:
+            with zipfile.ZipFile(self.root) as z:
+                names = [n for n in z.namelist() if n.count("/") == 1 and _is_image(n)]
+            by_class = {}
+            for n in names:
+                by_class.setdefault(n.split("/")[0], []).append(n)
+            self._local = threading.local()
+        elif os.path.isdir(self.root):
+            by_class = {d: [os.path.join(d, f) for f in sorted(os.listdir(os.path.join(self.root, d))) if _is_image(f)]
+                        for d in sorted(os.listdir(self.root)) if os.path.isdir(os.path.join(self.root, d))}
+        else:
+            raise DataError(f"{self.root}: neither a folder nor a .zip archive of class folders")
+        for cls, files in by_class.items():
+            if not files:
+                raise DataError(f"{os.path.join(self.root, cls)}: class folder holds no images")
+        if len(by_class) < 2:
+            raise DataError(f"{self.root}: found {len(by_class)} class folder(s) with images; need at least 2")
+        self.classes = sorted(by_class)
+        self.files = [f for cls in self.classes for f in sorted(by_class[cls])]
+        self.labels = np.array([i for i, cls in enumerate(self.classes) for _ in by_class[cls]], dtype=np.int64)
+
+    def name(self, i):
+        return f"{self.root}:{self.files[i]}" if self.is_zip else os.path.join(self.root, self.files[i])
+
+    def key(self, i):
+        return self.files[i]
+
+    def image(self, i):
+        if not self.is_zip:
+            return decode_image(self.name(i))
+        z = getattr(self._local, "zip", None)
+        if z is None:
+            z = self._local.zip = zipfile.ZipFile(self.root)
+        try:
+            data = z.read(self.files[i])
+        except (zipfile.BadZipFile, OSError) as e:
+            raise ImageError(f"{self.name(i)}: unreadable zip member ({e})")
+        return decode_image(io.BytesIO(data), self.name(i))
+
+
+class ListDataset(Dataset):
+    """A text file of `path label` lines (the seeds' format); paths are relative to the file's folder.
+
+    `classes` names the labels; by default they are "0", "1", ... up to the largest label.
+    """
+
+    def __init__(self, list_file, classes=None):
+        self.list_file = os.fspath(list_file)
+        if not os.path.isfile(self.list_file):
+            raise DataError(f"{self.list_file}: no such list file")
+        folder = os.path.dirname(os.path.abspath(self.list_file))
+        self.paths, self.keys, labels = [], [], []
+        with open(self.list_file) as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip() or line.lstrip().startswith("#"):
+                    continue
+                parts = line.rsplit(None, 1)
+                where = f"{self.list_file}:{number}"
+                if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+                    raise DataError(f"{where}: expected 'path label', got {line.strip()!r}")
+                path = os.path.join(folder, parts[0].strip())
+                if not os.path.isfile(path):
+                    raise DataError(f"{where}: listed image {path} does not exist")
+                self.paths.append(path)
+                self.keys.append(parts[0].strip())
+                labels.append(int(parts[1]))
+        if not labels:
+            raise DataError(f"{self.list_file}: the list holds no images")
+        self.labels = np.array(labels, dtype=np.int64)
+        self.classes = list(classes) if classes else [str(i) for i in range(self.labels.max() + 1)]
+        bad = np.flatnonzero((self.labels < 0) | (self.labels >= len(self.classes)))
+        if len(bad):
+            raise DataError(f"{self.list_file}: label {self.labels[bad[0]]} of {self.paths[bad[0]]} is outside "
+                            f"0..{len(self.classes) - 1}")
+
+    def name(self, i):
+        return self.paths[i]
+
+    def key(self, i):
+        return self.keys[i]
+
+    def image(self, i):
+        return decode_image(self.paths[i])
+
+
+class ArrayDataset(Dataset):
+    """Images already in memory: uint8 (N, H, W, 3) or (N, H, W), and (N,) labels."""
+
+    def __init__(self, images, labels, classes=None):
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[..., None]
+        if images.ndim != 4 or images.dtype != np.uint8:
+            raise DataError(f"ArrayDataset wants uint8 (N, H, W[, C]) images, got {images.dtype} {images.shape}")
+        self.images = np.repeat(images, 3, axis=3) if images.shape[3] == 1 else images
+        self.labels = np.asarray(labels, dtype=np.int64)
+        if len(self.labels) != len(self.images):
+            raise DataError(f"ArrayDataset: {len(self.images)} images but {len(self.labels)} labels")
+        self.classes = list(classes) if classes else [str(i) for i in range(int(self.labels.max()) + 1)]
+
+    def name(self, i):
+        return f"array[{i}]"
+
+    def key(self, i):
+        return str(i)
+
+    def image(self, i):
+        return self.images[i]
+
+
+def open_dataset(path):
+    """A FolderDataset for a folder or .zip, a ListDataset for a text file."""
+    path = os.fspath(path)
+    if os.path.isdir(path) or (os.path.isfile(path) and zipfile.is_zipfile(path)):
+        return FolderDataset(path)
+    if os.path.isfile(path):
+        return ListDataset(path)
+    raise DataError(f"{path}: no such data set")
+
+
+def split_by_name(dataset, fraction):
+    """(train, val) subsets: a file is in val when a hash of its key falls below `fraction`.
+
+    The split depends on the names alone, not on a seed or on the order of listing, so every run, and every
+    net trained on the same files, holds out the same images.
+    """
+    if not 0 < fraction < 1:
+        raise DataError(f"validation fraction must lie in (0, 1), got {fraction}")
+    key = np.array([zlib.crc32(dataset.key(i).encode()) % 10000 for i in range(len(dataset))])
+    val = key < fraction * 10000
+    return dataset.subset(np.flatnonzero(~val)), dataset.subset(np.flatnonzero(val))

@@ -1,0 +1,65 @@
+"""The trainable nets by name: how to build each, what it eats, and the seeds' training settings."""
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nanonet import serialize
+from nanonet.data.augment import Augment
+from nanonet.data.normalize import Normalization
+from nets.frg import frgnet
+
+SHARED_DATA = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    name: str
+    build: object                  # build(rng, classes) -> model
+    input_size: int
+    data: str                      # the default training data
+    description: str
+    normalization: str = "mean_image"
+    augment: Augment = field(default_factory=Augment)
+    optimizer: str = "momentum"
+    lr: float = 0.001
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    lr_decay: float = 0.97         # lr and weight decay are multiplied by this each epoch
+    batch: int = 64
+    epochs: int = 10
+
+
+NETS = {spec.name: spec for spec in [
+    NetSpec("frg64", lambda rng, classes: frgnet(rng, 64, classes), 64,
+            os.path.join(SHARED_DATA, "anime-faces-64.zip"), "FrgNet64: anime face / non-face, 64x64",
+            augment=Augment(rot90=True)),
+    NetSpec("frg128", lambda rng, classes: frgnet(rng, 128, classes), 128,
+            os.path.join(SHARED_DATA, "anime-faces-64.zip"), "FrgNet128: anime face / non-face, 128x128",
+            augment=Augment(rot90=True)),
+]}
+
+
+class UnknownNet(ValueError):
+    pass
+
+
+def get(name):
+    if name not in NETS:
+        raise UnknownNet(f"unknown net {name!r}; choose from {', '.join(NETS)}")
+    return NETS[name]
+
+
+def load_model(path):
+    """(model, normalization, ModelFile) from a model file written by train.py, ready for inference."""
+    f = serialize.read(path)
+    if f.arch not in NETS:
+        raise serialize.ModelFileError(f"{path}: holds an unknown architecture {f.arch!r}")
+    classes = f.config.get("classes")
+    if not classes:
+        raise serialize.ModelFileError(f"{path}: its config names no classes")
+    model = NETS[f.arch].build(np.random.default_rng(0), len(classes))
+    serialize.load_state(model, f.state, path)
+    if not f.normalization:
+        raise serialize.ModelFileError(f"{path}: holds no input normalisation")
+    return model, Normalization.from_arrays(f.normalization), f

@@ -1,0 +1,157 @@
+import numpy as np
+import pytest
+
+from nanonet.data.augment import Augment, hflip, rot90
+from nanonet.data.datasets import ArrayDataset, DataError, FolderDataset, ListDataset, open_dataset, split_by_name
+from nanonet.data.image import ImageError, read_image
+from nanonet.data.iterator import BatchIterator
+from nanonet.data.normalize import Normalization
+from tests.data_files import class_folders, write_image, zip_of
+
+
+@pytest.fixture
+def folders(tmp_path):
+    return class_folders(tmp_path / "set")
+
+
+def test_folder_and_zip_read_the_same_images(folders, tmp_path):
+    on_disk, zipped = FolderDataset(folders), open_dataset(zip_of(folders, tmp_path / "set.zip"))
+    assert on_disk.classes == zipped.classes == ["face", "nonface"]
+    assert list(on_disk.labels) == list(zipped.labels) == [0] * 6 + [1] * 6
+    for i in range(len(on_disk)):
+        assert on_disk.key(i) == zipped.key(i)
+        np.testing.assert_array_equal(on_disk.image(i), zipped.image(i))
+    assert on_disk.image(0).shape == (8, 8, 3)  # the grey image comes back with three channels
+
+
+def test_list_file(folders):
+    (folders / "list.txt").write_text("# path label\nface/1.png 0\nnonface/2.png 1\n\nface/3.png 0\n")
+    ds = ListDataset(folders / "list.txt", classes=["face", "nonface"])
+    assert list(ds.labels) == [0, 1, 0] and ds.key(1) == "nonface/2.png"
+    np.testing.assert_array_equal(ds.image(1), read_image(folders / "nonface" / "2.png"))
+
+
+def test_arrays():
+    ds = ArrayDataset(np.zeros((3, 4, 4), np.uint8), [0, 1, 1])
+    assert ds.image(0).shape == (4, 4, 3) and ds.classes == ["0", "1"]
+
+
+@pytest.mark.parametrize("problem,message", [
+    ("empty_class", "class folder holds no images"),
+    ("one_class", "need at least 2"),
+    ("missing_listed", "does not exist"),
+    ("label_range", "outside 0..1"),
+    ("bad_line", "expected 'path label'"),
+    ("empty_list", "holds no images"),
+])
+def test_bad_data_sets_name_the_file(tmp_path, folders, problem, message):
+    if problem == "empty_class":
+        (folders / "other").mkdir()
+        path = folders
+    elif problem == "one_class":
+        path = tmp_path / "one"
+        (path / "a").mkdir(parents=True)
+        write_image(path / "a" / "x.png", 10)
+    else:
+        lines = {"missing_listed": "face/99.png 0\n", "label_range": "face/1.png 0\nface/2.png 5\n",
+                 "bad_line": "face/1.png\n", "empty_list": "# nothing\n"}[problem]
+        path = folders / "list.txt"
+        path.write_text(lines)
+    with pytest.raises(DataError, match=message) as e:
+        open_dataset(path) if problem != "label_range" else ListDataset(path, classes=["a", "b"])
+    assert "\n" not in str(e.value)
+
+
+def test_unreadable_image_stops_or_is_skipped(folders):
+    (folders / "face" / "3.png").write_bytes(b"not a png")
+    ds = FolderDataset(folders)
+    norm = Normalization(0, 1)
+    with pytest.raises(ImageError, match="3.png"):
+        list(BatchIterator(ds, 4, 8, norm, prefetch=False).epoch(0))
+    it = BatchIterator(ds, 4, 8, norm, skip_bad=True)
+    assert sum(len(t) for _, t in it.epoch(0)) == 11 and len(it.skipped) == 1
+
+
+def test_split_depends_on_file_names_only(folders, tmp_path):
+    a = split_by_name(FolderDataset(folders), 0.4)
+    b = split_by_name(open_dataset(zip_of(folders, tmp_path / "z.zip")), 0.4)
+    assert [a[1].key(i) for i in range(len(a[1]))] == [b[1].key(i) for i in range(len(b[1]))]
+    assert len(a[0]) + len(a[1]) == 12 and 0 < len(a[1]) < 12
+
+
+def test_normalization_mean_image_and_channels():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(20, 4, 5, 3)).astype(np.uint8)
+    norm = Normalization.fit(iter(images), "mean_image")
+    x = images.transpose(0, 3, 1, 2).astype(np.float64)
+    np.testing.assert_allclose(norm.mean, x.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(norm.std, (x - x.mean(axis=0)).std(), rtol=1e-5)
+    out = norm(images)
+    assert out.dtype == np.float32 and out.shape == (20, 3, 4, 5) and abs(out.mean()) < 1e-5
+    channel = Normalization.fit(iter(images), "channel")
+    np.testing.assert_allclose(channel.std.ravel(), x.std(axis=(0, 2, 3)), rtol=1e-5)
+
+
+def _face(w=40, h=30):
+    """An image whose left half is red, with keypoints: left eye, right eye, nose (x, y)."""
+    image = np.zeros((h, w, 3), np.uint8)
+    image[:, : w // 2, 0] = 255
+    return image, np.array([[10.0, 8.0], [28.0, 9.0], [19.0, 16.0]])
+
+
+def _colour_at(image, point):
+    x, y = np.round(point).astype(int)
+    return tuple(image[y, x])
+
+
+def test_flip_keeps_keypoints_on_the_same_anatomy():
+    image, points = _face()
+    flipped, moved = hflip(image, points, flip_pairs=[(0, 1)])
+    assert moved[0, 0] < moved[1, 0]  # the 'left eye' is still the one on the left
+    np.testing.assert_allclose(moved[2], [40 - 1 - 19.0, 16.0])  # the nose mirrors in place
+    np.testing.assert_allclose(hflip(*hflip(image, points, [(0, 1)]), [(0, 1)])[1], points)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_rotations_carry_keypoints_with_the_pixels(k):
+    image, points = _face()
+    image[8, 10] = image[9, 28] = image[16, 19] = (1, 2, 3)  # mark the keypoints' pixels
+    rotated, moved = rot90(image, k, points)
+    for p in moved:
+        assert _colour_at(rotated, p) == (1, 2, 3)
+
+
+def test_affine_carries_keypoints():
+    image, points = _face(64, 64)
+    from nanonet.data.augment import affine
+    _, moved = affine(image, angle=90, keypoints=points)
+    np.testing.assert_allclose(moved[0], [8.0, 63 - 10.0], atol=1e-6)
+
+
+def test_augmentation_is_deterministic_for_a_seed():
+    image = np.random.default_rng(0).integers(0, 256, (16, 16, 3)).astype(np.uint8)
+    augment = Augment(flip=True, rot90=True, rotate=10, scale=0.1, shift=0.1, brightness=20, contrast=0.2,
+                      jpeg=(40, 1.0))
+    a, _ = augment(image, np.random.default_rng(5))
+    b, _ = augment(image, np.random.default_rng(5))
+    c, _ = augment(image, np.random.default_rng(6))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c) and a.shape == image.shape and a.dtype == np.uint8
+
+
+def test_batches_are_the_same_with_and_without_prefetch(folders):
+    ds, norm = FolderDataset(folders), Normalization(100, 50)
+    make = lambda prefetch: BatchIterator(ds, 5, 6, norm, Augment(rot90=True), seed=3, prefetch=prefetch)  # noqa: E731
+    threaded, plain = list(make(True).epoch(2)), list(make(False).epoch(2))
+    assert len(threaded) == 3 and threaded[0][0].shape == (5, 3, 6, 6)
+    for (x1, t1), (x2, t2) in zip(threaded, plain):
+        np.testing.assert_array_equal(x1, x2)
+        np.testing.assert_array_equal(t1, t2)
+    assert not np.array_equal(make(False).order(3), make(False).order(2))  # a new order each epoch
+    resumed = list(make(True).epoch(2, start=1))
+    np.testing.assert_array_equal(resumed[0][0], plain[1][0])
+
+
+def test_an_empty_data_set_is_refused():
+    with pytest.raises(ValueError, match="empty"):
+        BatchIterator(ArrayDataset(np.zeros((1, 2, 2), np.uint8), [0]).subset([]), 2, 2, None)

@@ -1,0 +1,111 @@
+"""The Trainer: files it writes, exact resume after an interruption, and train.py end to end."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nanonet as nn
+from nanonet import serialize
+from nanonet.data.augment import Augment
+from nanonet.data.datasets import ArrayDataset
+from nanonet.data.iterator import BatchIterator
+from nanonet.data.normalize import Normalization
+from nanonet.optim import ExponentialDecay, MomentumSGD
+from nanonet.training import Trainer
+from nets import registry
+from tests.data_files import class_folders, zip_of
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _setup(out_dir, init_seed=0, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, 48)
+    images = np.clip(rng.normal(90 + 80 * labels[:, None, None, None], 30, (48, 8, 8, 3)), 0, 255).astype(np.uint8)
+    data = ArrayDataset(images, labels, ["a", "b"])
+    norm = Normalization(128, 64)
+    rng = np.random.default_rng(init_seed)
+    train = BatchIterator(data.subset(range(40)), 8, 8, norm, Augment(flip=True, rot90=True), seed=seed)
+    val = BatchIterator(data.subset(range(40, 48)), 8, 8, norm, shuffle=False)
+    model = nn.Sequential(nn.Conv2D(3, 4, 3, pad=1, rng=rng), nn.BatchNorm(4), nn.ReLU(), nn.MaxPool2D(2),
+                          nn.Linear(64, 16, rng=rng), nn.ReLU(), nn.Dropout(0.3, rng=rng), nn.Linear(16, 2, rng=rng))
+    opt = MomentumSGD(lr=0.05, momentum=0.9, weight_decay=1e-4).setup(model)
+    save = {"arch": "tiny", "config": {"classes": ["a", "b"]}, "normalization": norm.arrays(), "meta": {}}
+    return Trainer(model, opt, train, val, 3, save, out_dir=str(out_dir), schedule=ExponentialDecay(0.9),
+                   log=lambda line: None)
+
+
+def test_a_run_writes_metrics_curves_and_checkpoints(tmp_path):
+    assert _setup(tmp_path).run() == "finished"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.npz", "curves.png", "last.npz", "metrics.jsonl"]
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    assert records[1]["lr"] == pytest.approx(0.05 * 0.9)
+    assert {"train_loss", "train_acc", "val_loss", "val_acc", "images_per_s"} <= set(records[0])
+    last = serialize.read(tmp_path / "last.npz")
+    assert last.meta["training"]["epoch"] == 3 and "opt/t" in last.extra
+
+
+@pytest.mark.parametrize("stop_at", [3, 5, 11])  # mid-epoch, at an epoch's end, in the last epoch
+def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, stop_at):
+    straight = _setup(tmp_path / "straight")
+    straight.run()
+
+    def stop(trainer):
+        trainer.stop_requested = trainer.stop_requested or trainer.batch + 5 * trainer.epoch == stop_at
+    first = _setup(tmp_path / "split")
+    first.on_step = stop
+    assert first.run() == "interrupted"
+    second = _setup(tmp_path / "split", init_seed=99).resume(tmp_path / "split" / "last.npz")
+    assert second.run() == "finished"
+    for name, a in straight.model.state().items():
+        assert a.tobytes() == second.model.state()[name].tobytes(), name
+    assert [r["epoch"] for r in second.history] == [1, 2, 3]
+
+
+def _train_py(*args, cwd=None):
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=600)
+
+
+@pytest.mark.parametrize("net", list(registry.NETS))
+def test_fast_mode_for_every_registered_net(net, tmp_path):
+    data = zip_of(class_folders(tmp_path / "set", per_class=8), tmp_path / "set.zip")
+    result = _train_py("--net", net, "--data", str(data), "--val", "0.3", "--fast", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "nothing written" in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set", "set.zip"]
+
+
+def test_train_py_trains_and_resumes(tmp_path):
+    data = class_folders(tmp_path / "set", per_class=8, size=64)
+    out = tmp_path / "run"
+    args = ["--net", "frg64", "--data", str(data), "--val", "0.3", "--epochs", "1", "--batch", "4", "--out", str(out)]
+    assert _train_py(*args).returncode == 0
+    f = serialize.read(out / "best.npz")
+    assert f.arch == "frg64" and f.config["classes"] == ["face", "nonface"] and "command" in f.meta
+    again = _train_py(*args)
+    assert again.returncode == 2 and "--resume" in again.stderr
+    resumed = _train_py(*args[:-4], "--epochs", "2", "--out", str(out), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
+    model, norm, _ = registry.load_model(out / "best.npz")
+    assert model.predict(norm(np.zeros((1, 64, 64, 3), np.uint8))).shape == (1, 2)
+
+
+@pytest.mark.parametrize("problem", ["no_data", "bad_val", "unknown_net", "bad_image"])
+def test_train_py_bad_input_gets_one_line_and_exit_2(tmp_path, problem):
+    data = class_folders(tmp_path / "set", per_class=4)
+    args = {"no_data": ["--net", "frg64", "--data", str(tmp_path / "nothing"), "--fast"],
+            "bad_val": ["--net", "frg64", "--data", str(data), "--val", "half", "--fast"],
+            "unknown_net": ["--net", "resnet", "--data", str(data), "--fast"],
+            "bad_image": ["--net", "frg64", "--data", str(data), "--val", "0.3", "--fast"]}[problem]
+    if problem == "bad_image":
+        for f in (data / "face").iterdir():
+            f.write_bytes(b"broken")
+    result = _train_py(*args)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("train.py: ")

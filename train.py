@@ -1,0 +1,131 @@
+"""Train a registered net: python train.py --net frg64 [--data PATH] [--gpu N] [--resume] [--fast] ..."""
+import argparse
+import datetime
+import os
+import shlex
+import sys
+
+import numpy as np
+
+import nanonet
+from nanonet import optim, serialize
+from nanonet.backend import BackendError, use_device
+from nanonet.data.datasets import DataError, open_dataset, split_by_name
+from nanonet.data.image import ImageError
+from nanonet.data.iterator import BatchIterator
+from nanonet.data.normalize import Normalization
+from nanonet.training import Trainer
+from nets import registry
+
+FAST_BATCHES = 2
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--net", required=True, help=f"one of: {', '.join(registry.NETS)}")
+    p.add_argument("--data", help="folder of class folders, .zip of them, or list file (default: the net's own)")
+    p.add_argument("--val", default="0.1", help="validation data path, or the fraction of --data to hold out")
+    p.add_argument("--gpu", type=int, default=-1, metavar="N", help="GPU number, -1 for the CPU (default)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--momentum", type=float)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--lr-decay", type=float, help="multiply lr and weight decay by this each epoch")
+    p.add_argument("--optimizer", choices=sorted(optim.OPTIMIZERS))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="run folder (default: runs/NET)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.npz")
+    p.add_argument("--fast", action="store_true",
+                   help="smoke test: CPU, a couple of batches and one validation, nothing written")
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable images with a warning")
+    return p.parse_args(argv)
+
+
+def build_optimizer(name, lr, momentum, weight_decay):
+    cls = optim.OPTIMIZERS[name]
+    if name in ("momentum", "nesterov"):
+        return cls(lr=lr, momentum=momentum, weight_decay=weight_decay)
+    return cls(lr=lr, weight_decay=weight_decay)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    try:
+        spec = registry.get(args.net)
+        settings = {k: getattr(args, k) if getattr(args, k) is not None else getattr(spec, k)
+                    for k in ("epochs", "batch", "lr", "momentum", "weight_decay", "lr_decay", "optimizer")}
+        out = None if args.fast else (args.out or os.path.join("runs", args.net))
+        checkpoint = out and os.path.join(out, "last.npz")
+        if out and not args.resume and os.path.exists(checkpoint):
+            raise DataError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
+        if args.resume and not (checkpoint and os.path.exists(checkpoint)):
+            raise DataError(f"--resume: no {checkpoint or 'checkpoint (--fast writes none)'} to continue from")
+        xp = use_device(-1 if args.fast else args.gpu)
+
+        data = open_dataset(args.data or spec.data)
+        if os.path.exists(args.val):
+            train_set, val_set = data, open_dataset(args.val)
+        else:
+            try:
+                fraction = float(args.val)
+            except ValueError:
+                raise DataError(f"--val {args.val}: neither a data path nor a fraction")
+            train_set, val_set = split_by_name(data, fraction)
+        if list(val_set.classes) != list(train_set.classes):
+            raise DataError(f"validation classes {val_set.classes} differ from training classes {train_set.classes}")
+        print(f"{args.net}: {len(train_set)} training and {len(val_set)} validation images, "
+              f"classes {', '.join(data.classes)}")
+
+        size, batch = spec.input_size, settings["batch"]
+        loader = BatchIterator(train_set, batch, size, None, skip_bad=args.skip_bad, shuffle=False)
+        if args.resume:
+            normalization = Normalization.from_arrays(serialize.read(checkpoint).normalization)
+        else:
+            count = FAST_BATCHES * batch if args.fast else len(train_set)
+            images = (im for im in (loader.load(i, 0) for i in range(min(count, len(train_set)))) if im is not None)
+            normalization = Normalization.fit(images, spec.normalization)
+        train = BatchIterator(train_set, batch, size, normalization, spec.augment, seed=args.seed,
+                              prefetch=not args.fast, skip_bad=args.skip_bad)
+        val = BatchIterator(val_set, batch, size, normalization, shuffle=False, prefetch=not args.fast,
+                            skip_bad=args.skip_bad)
+
+        model = spec.build(np.random.default_rng(args.seed), len(data.classes))
+        if xp is not np:
+            model.to_gpu()
+        optimizer = build_optimizer(settings["optimizer"], settings["lr"], settings["momentum"],
+                                    settings["weight_decay"]).setup(model)
+        meta = {"command": "python train.py " + shlex.join(argv), "data": os.path.abspath(args.data or spec.data),
+                "val": args.val, "train_images": len(train_set), "val_images": len(val_set), "seed": args.seed,
+                "settings": settings, "nanonet": nanonet.__version__, "numpy": np.__version__,
+                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+        save = {"arch": args.net, "config": {"classes": list(data.classes), "input_size": size},
+                "normalization": normalization.arrays(), "meta": meta}
+        trainer = Trainer(model, optimizer, train, val, settings["epochs"], save, out_dir=out, xp=xp,
+                          schedule=optim.ExponentialDecay(settings["lr_decay"]),
+                          max_batches=FAST_BATCHES if args.fast else None)
+        if args.fast:
+            trainer.epochs = 1
+        if args.resume:
+            trainer.resume(checkpoint)
+            print(f"resuming {checkpoint} at epoch {trainer.epoch + 1}, batch {trainer.batch}")
+        result = trainer.run()
+    except (DataError, ImageError, serialize.ModelFileError, BackendError, registry.UnknownNet) as e:
+        print(f"train.py: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("train.py: stopped at once; the last completed epoch is in last.npz", file=sys.stderr)
+        return 130
+    if train.skipped:
+        print(f"skipped {len(train.skipped)} unreadable images", file=sys.stderr)
+    if result == "interrupted":
+        print(f"interrupted: saved {checkpoint}; continue with: python train.py {shlex.join(argv)} --resume",
+              file=sys.stderr)
+        return 130
+    print(f"done: {out}/best.npz (validation accuracy {trainer.best:.4f})" if out else "done (--fast: nothing written)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
