@@ -10,6 +10,8 @@ import numpy as np
 import nanonet
 from nanonet import optim, serialize
 from nanonet.backend import BackendError, use_device
+from nanonet.data import detection
+from nanonet.data.annotations import read_webfaces
 from nanonet.data.datasets import DataError, open_dataset, split_by_name
 from nanonet.data.image import ImageError
 from nanonet.data.iterator import BatchIterator
@@ -18,6 +20,40 @@ from nanonet.training import Trainer
 from nets import registry
 
 FAST_BATCHES = 2
+FAST_IMAGES = 8  # annotated images a --fast run cuts its detection samples from
+
+
+def classification_sets(path, val):
+    """(train, val) datasets from a folder, .zip or list file, with --val a path or a fraction."""
+    data = open_dataset(path)
+    if os.path.exists(val):
+        return data, open_dataset(val)
+    return split_by_name(data, _fraction(val))
+
+
+def detection_sets(spec, path, val, seed, fast):
+    """(train, val) crops for a cascade net, cut from annotated images held apart by file name."""
+    images = read_webfaces(path)
+    train_images, val_images = (images, read_webfaces(val)) if os.path.exists(val) else \
+        detection.split_images(images, _fraction(val))
+    if fast:
+        train_images, val_images = train_images[:FAST_IMAGES], val_images[:FAST_IMAGES]
+    if spec.samples == "faces":
+        classes = detection.FACE_CLASSES
+        make = lambda ims, rng: detection.face_samples(ims, rng)  # noqa: E731
+    else:
+        classes = detection.CALIBRATION_CLASSES
+        make = lambda ims, rng: detection.calibration_samples(ims)  # noqa: E731
+    rng = np.random.default_rng(seed)
+    return tuple(detection.materialize(ims, make(ims, rng), spec.input_size, classes)
+                 for ims in (train_images, val_images))
+
+
+def _fraction(val):
+    try:
+        return float(val)
+    except ValueError:
+        raise DataError(f"--val {val}: neither a data path nor a fraction")
 
 
 def parse_args(argv):
@@ -64,19 +100,19 @@ def main(argv=None):
             raise DataError(f"--resume: no {checkpoint or 'checkpoint (--fast writes none)'} to continue from")
         xp = use_device(-1 if args.fast else args.gpu)
 
-        data = open_dataset(args.data or spec.data)
-        if os.path.exists(args.val):
-            train_set, val_set = data, open_dataset(args.val)
+        data_path = args.data or spec.data
+        if spec.samples:
+            train_set, val_set = detection_sets(spec, data_path, args.val, args.seed, args.fast)
         else:
-            try:
-                fraction = float(args.val)
-            except ValueError:
-                raise DataError(f"--val {args.val}: neither a data path nor a fraction")
-            train_set, val_set = split_by_name(data, fraction)
+            train_set, val_set = classification_sets(data_path, args.val)
         if list(val_set.classes) != list(train_set.classes):
             raise DataError(f"validation classes {val_set.classes} differ from training classes {train_set.classes}")
-        print(f"{args.net}: {len(train_set)} training and {len(val_set)} validation images, "
-              f"classes {', '.join(data.classes)}")
+        if len(train_set) == 0 or len(val_set) == 0:
+            raise DataError(f"{data_path}: {len(train_set)} training and {len(val_set)} validation samples; "
+                            "need some of each")
+        classes = list(train_set.classes)
+        print(f"{args.net}: {len(train_set)} training and {len(val_set)} validation samples, "
+              f"{len(classes)} classes ({', '.join(classes[:4])}{', ...' if len(classes) > 4 else ''})")
 
         size, batch = spec.input_size, settings["batch"]
         loader = BatchIterator(train_set, batch, size, None, skip_bad=args.skip_bad, shuffle=False)
@@ -91,16 +127,16 @@ def main(argv=None):
         val = BatchIterator(val_set, batch, size, normalization, shuffle=False, prefetch=not args.fast,
                             skip_bad=args.skip_bad)
 
-        model = spec.build(np.random.default_rng(args.seed), len(data.classes))
+        model = spec.build(np.random.default_rng(args.seed), len(classes))
         if xp is not np:
             model.to_gpu()
         optimizer = build_optimizer(settings["optimizer"], settings["lr"], settings["momentum"],
                                     settings["weight_decay"]).setup(model)
-        meta = {"command": "python train.py " + shlex.join(argv), "data": os.path.abspath(args.data or spec.data),
+        meta = {"command": "python train.py " + shlex.join(argv), "data": os.path.abspath(data_path),
                 "val": args.val, "train_images": len(train_set), "val_images": len(val_set), "seed": args.seed,
                 "settings": settings, "nanonet": nanonet.__version__, "numpy": np.__version__,
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-        save = {"arch": args.net, "config": {"classes": list(data.classes), "input_size": size},
+        save = {"arch": args.net, "config": {"classes": classes, "input_size": size},
                 "normalization": normalization.arrays(), "meta": meta}
         trainer = Trainer(model, optimizer, train, val, settings["epochs"], save, out_dir=out, xp=xp,
                           schedule=optim.ExponentialDecay(settings["lr_decay"]),

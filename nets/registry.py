@@ -7,7 +7,8 @@ import numpy as np
 from nanonet import serialize
 from nanonet.data.augment import Augment
 from nanonet.data.normalize import Normalization
-from nets.frg import frgnet
+from nets import cascade
+from nets.frg import frgnet, frgnet_slim
 
 SHARED_DATA = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
 
@@ -28,15 +29,31 @@ class NetSpec:
     lr_decay: float = 0.97         # lr and weight decay are multiplied by this each epoch
     batch: int = 64
     epochs: int = 10
+    samples: str = None            # "faces" or "calibration": crops cut from an annotated face data set
 
 
 NETS = {spec.name: spec for spec in [
     NetSpec("frg64", lambda rng, classes: frgnet(rng, 64, classes), 64,
             os.path.join(SHARED_DATA, "anime-faces-64.zip"), "FrgNet64: anime face / non-face, 64x64",
             augment=Augment(rot90=True)),
+    NetSpec("frg64s", lambda rng, classes: frgnet_slim(rng, classes), 64,
+            os.path.join(SHARED_DATA, "anime-faces-64.zip"), "FrgNet64-slim: the shipped anime face / non-face net",
+            augment=Augment(flip=True, rot90=True), lr=0.01, weight_decay=5e-4, lr_decay=0.9, epochs=20),
     NetSpec("frg128", lambda rng, classes: frgnet(rng, 128, classes), 128,
             os.path.join(SHARED_DATA, "anime-faces-64.zip"), "FrgNet128: anime face / non-face, 128x128",
             augment=Augment(rot90=True)),
+] + [
+    NetSpec(name, lambda rng, classes, build=build: build(rng, classes), size,
+            os.path.join(SHARED_DATA, "faces-webfaces"), f"CNN cascade {description}",
+            samples=samples, augment=Augment(flip=True), lr=0.01, lr_decay=0.95, batch=128, epochs=20)
+    for name, build, size, samples, description in [
+        ("net12", cascade.net12, 12, "faces", "12-net: face / non-face at 12x12"),
+        ("cal12", cascade.cal12, 12, "calibration", "12-calibration-net: 45 window corrections"),
+        ("net24", cascade.net24, 24, "faces", "24-net: face / non-face at 24x24, with the 12-net's features"),
+        ("cal24", cascade.cal24, 24, "calibration", "24-calibration-net"),
+        ("net48", cascade.net48, 48, "faces", "48-net: face / non-face at 48x48, with the 24-net's features"),
+        ("cal48", cascade.cal48, 48, "calibration", "48-calibration-net"),
+    ]
 ]}
 
 

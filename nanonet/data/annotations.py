@@ -1,0 +1,146 @@
+"""Face annotations: boxes (and keypoints) per image, from WebFaces points, FDDB ellipses, WIDER FACE boxes
+or a keypoints CSV. Boxes are float (x, y, w, h) in pixels of the image as stored.
+
+Errors name the file and line.
+"""
+import csv
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from nanonet.data.datasets import DataError
+
+WEBFACES_POINTS = ("left_eye", "right_eye", "nose", "mouth")
+WEBFACES_FLIP_PAIRS = ((0, 1),)
+
+
+@dataclass
+class Annotated:
+    """One image: its file, its faces' boxes (K, 4) as x, y, w, h, and optionally keypoints (K, P, 2)."""
+    path: str
+    boxes: np.ndarray
+    keypoints: np.ndarray = None
+
+
+def read_keypoints_csv(path, image_root=None):
+    """A CSV whose header is `file, <name>_x, <name>_y, ...`, one face a row, several rows per image allowed.
+
+    Returns (list of Annotated with keypoints and empty boxes, point names).
+    """
+    path = os.fspath(path)
+    image_root = image_root or os.path.dirname(os.path.abspath(path))
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such annotation file")
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or rows[0][0] != "file" or len(rows[0]) % 2 != 1:
+        raise DataError(f"{path}:1: expected a header 'file,<name>_x,<name>_y,...'")
+    header = rows[0]
+    names = [h[:-2] for h in header[1::2]]
+    if any(not a.endswith("_x") or b != a[:-2] + "_y" for a, b in zip(header[1::2], header[2::2])):
+        raise DataError(f"{path}:1: columns must come in <name>_x,<name>_y pairs")
+    faces = {}
+    for number, row in enumerate(rows[1:], 2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise DataError(f"{path}:{number}: {len(row)} fields, the header has {len(header)}")
+        try:
+            points = np.array(row[1:], dtype=np.float64).reshape(-1, 2)
+        except ValueError:
+            raise DataError(f"{path}:{number}: coordinates must be numbers")
+        faces.setdefault(row[0], []).append(points)
+    if not faces:
+        raise DataError(f"{path}: no faces annotated")
+    images = []
+    for file, points in faces.items():
+        image_path = os.path.join(image_root, file)
+        if not os.path.isfile(image_path):
+            raise DataError(f"{path}: annotated image {image_path} does not exist")
+        images.append(Annotated(image_path, np.zeros((0, 4)), np.stack(points)))
+    return images, names
+
+
+def webfaces_box(points):
+    """The square face box of WebFaces' four points (left eye, right eye, nose, mouth).
+
+    The rule, from average face proportions: in a face box of side S the eyes lie 0.4 S apart and 0.4 S
+    below the top, the mouth 0.78 S below it. So S = max(2.5 * eye distance, 2.6 * eye-to-mouth distance)
+    (the larger reading survives a turned head), and the centre lies 0.26 of the way from the eyes'
+    midpoint to the mouth (along that axis, so tilted faces get centred boxes too).
+    """
+    left, right, _, mouth = points
+    eyes = (left + right) / 2
+    side = max(2.5 * np.linalg.norm(right - left), 2.6 * np.linalg.norm(mouth - eyes))
+    cx, cy = eyes + 0.26 * (mouth - eyes)
+    return np.array([cx - side / 2, cy - side / 2, side, side])
+
+
+def read_webfaces(folder):
+    """Caltech WebFaces: folder/annotations.csv (four points a face) and folder/images/."""
+    folder = os.fspath(folder)
+    images, names = read_keypoints_csv(os.path.join(folder, "annotations.csv"), os.path.join(folder, "images"))
+    if tuple(names) != WEBFACES_POINTS:
+        raise DataError(f"{folder}/annotations.csv: expected points {', '.join(WEBFACES_POINTS)}, got {', '.join(names)}")
+    for image in images:
+        image.boxes = np.stack([webfaces_box(p) for p in image.keypoints])
+    return images
+
+
+def _lines(path):
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such annotation file")
+    with open(path) as f:
+        return [line.strip() for line in f]
+
+
+def read_fddb(path, image_root, extension=".jpg"):
+    """An FDDB ellipse list: image name, face count, then `major minor angle cx cy 1` per face.
+
+    Each ellipse becomes the axis-aligned box that bounds it.
+    """
+    path = os.fspath(path)
+    lines, images, i = _lines(path), [], 0
+    while i < len(lines):
+        if not lines[i]:
+            i += 1
+            continue
+        name, where = lines[i], f"{path}:{i + 1}"
+        try:
+            count = int(lines[i + 1])
+            ellipses = [list(map(float, lines[i + 2 + k].split()[:5])) for k in range(count)]
+        except (IndexError, ValueError):
+            raise DataError(f"{where}: expected a face count and {name!r}'s ellipses after it")
+        boxes = []
+        for major, minor, angle, cx, cy in ellipses:
+            half_w = math.hypot(major * math.sin(angle), minor * math.cos(angle))
+            half_h = math.hypot(major * math.cos(angle), minor * math.sin(angle))
+            boxes.append([cx - half_w, cy - half_h, 2 * half_w, 2 * half_h])
+        images.append(Annotated(os.path.join(image_root, name + extension), np.array(boxes).reshape(-1, 4)))
+        i += 2 + count
+    return images
+
+
+def read_wider(path, image_root, skip_invalid=True):
+    """A WIDER FACE box file: image path, face count, then `x y w h blur expression illumination invalid
+    occlusion pose` per face (a count of 0 is followed by one line of zeros). Faces marked invalid, and
+    empty boxes, are dropped unless skip_invalid is False."""
+    path = os.fspath(path)
+    lines, images, i = _lines(path), [], 0
+    while i < len(lines):
+        if not lines[i]:
+            i += 1
+            continue
+        name, where = lines[i], f"{path}:{i + 1}"
+        try:
+            count = int(lines[i + 1])
+            rows = [list(map(float, lines[i + 2 + k].split())) for k in range(max(count, 1))]
+        except (IndexError, ValueError):
+            raise DataError(f"{where}: expected a face count and {name!r}'s boxes after it")
+        boxes = [r[:4] for r in rows[:count]
+                 if not skip_invalid or ((len(r) < 8 or r[7] == 0) and r[2] > 0 and r[3] > 0)]
+        images.append(Annotated(os.path.join(image_root, name), np.array(boxes, dtype=np.float64).reshape(-1, 4)))
+        i += 2 + max(count, 1)
+    return images

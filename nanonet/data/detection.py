@@ -1,0 +1,151 @@
+"""Training samples for face detectors, cut from annotated images: windows (x, y, w, h) and labels.
+
+- positives: each face box with small jitter;
+- negatives: random squares whose IoU with every annotated face is below 0.3;
+- calibration: for Li et al.'s calibration nets, the face box displaced by each of 45 patterns
+  (scale s, offsets x, y); pattern n is learnt from the window that correcting by n maps back to the face;
+- hard negatives: the windows an earlier stage accepts that overlap no face.
+Windows are cut and resized by crop(), then kept in memory (materialize) so that training never decodes.
+"""
+import concurrent.futures
+import itertools
+import os
+import zlib
+
+import cv2
+import numpy as np
+
+from nanonet.data.datasets import ArrayDataset
+from nanonet.data.image import read_image
+
+CALIBRATION_SCALES = (0.83, 0.91, 1.0, 1.10, 1.21)
+CALIBRATION_OFFSETS = (-0.17, 0.0, 0.17)
+CALIBRATION_PATTERNS = np.array([(s, x, y) for s, x, y in itertools.product(
+    CALIBRATION_SCALES, CALIBRATION_OFFSETS, CALIBRATION_OFFSETS)])  # (45, 3)
+FACE, NONFACE = 0, 1
+FACE_CLASSES = ["face", "nonface"]
+CALIBRATION_CLASSES = [f"s{s:g}_x{x:+g}_y{y:+g}" for s, x, y in CALIBRATION_PATTERNS]
+
+
+def iou(box, boxes):
+    """Intersection over union of one (x, y, w, h) box with each of boxes (K, 4)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    x0, y0 = np.maximum(box[0], boxes[:, 0]), np.maximum(box[1], boxes[:, 1])
+    x1 = np.minimum(box[0] + box[2], boxes[:, 0] + boxes[:, 2])
+    y1 = np.minimum(box[1] + box[3], boxes[:, 1] + boxes[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    return inter / (box[2] * box[3] + boxes[:, 2] * boxes[:, 3] - inter)
+
+
+def calibration_window(box, pattern):
+    """The window that pattern (s, x, y) corrects to `box`: (bx + x w, by + y h, s w, s h)."""
+    s, dx, dy = pattern
+    return np.array([box[0] + dx * box[2], box[1] + dy * box[3], s * box[2], s * box[3]])
+
+
+def calibrate(windows, probabilities, threshold=1 / 45):
+    """Correct windows (M, 4) by the probability-weighted mean of the patterns above `threshold` (the
+    seeds' rule): (x - x_n w / s_n, y - y_n h / s_n, w / s_n, h / s_n) with the mean (s_n, x_n, y_n)."""
+    p = np.where(probabilities > threshold, probabilities, 0.0)
+    total = p.sum(axis=1, keepdims=True)
+    p = np.where(total > 0, p / np.where(total > 0, total, 1), 1 / 45)
+    s, dx, dy = (p @ CALIBRATION_PATTERNS).T
+    x, y, w, h = np.asarray(windows, dtype=np.float64).T
+    return np.stack([x - dx * w / s, y - dy * h / s, w / s, h / s], axis=1)
+
+
+def crop(image, window, size):
+    """Cut window (x, y, w, h) from image (H, W, 3), edge pixels repeated outside it, resized to size x size."""
+    x, y, w, h = (int(round(v)) for v in window)
+    w, h = max(w, 1), max(h, 1)
+    ih, iw = image.shape[:2]
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, iw), min(y + h, ih)
+    if x0 >= x1 or y0 >= y1:
+        return np.zeros((size, size, 3), np.uint8)
+    patch = image[y0:y1, x0:x1]
+    if (x0, y0, x1, y1) != (x, y, x + w, y + h):
+        patch = cv2.copyMakeBorder(patch, y0 - y, y + h - y1, x0 - x, x + w - x1, cv2.BORDER_REPLICATE)
+    interpolation = cv2.INTER_AREA if w > size else cv2.INTER_LINEAR
+    return cv2.resize(patch, (size, size), interpolation=interpolation)
+
+
+def jittered(box, rng, shift=0.05, scale=0.05):
+    s = 1 + rng.uniform(-scale, scale)
+    cx = box[0] + box[2] / 2 + rng.uniform(-shift, shift) * box[2]
+    cy = box[1] + box[3] / 2 + rng.uniform(-shift, shift) * box[3]
+    return np.array([cx - s * box[2] / 2, cy - s * box[3] / 2, s * box[2], s * box[3]])
+
+
+def random_negatives(shape, boxes, rng, count, min_size, max_iou=0.3, tries=50):
+    """Up to `count` random squares of side >= min_size inside an image of `shape`, overlapping no box
+    by max_iou or more."""
+    h, w = shape[:2]
+    out = []
+    if min(h, w) < min_size:
+        return out
+    for _ in range(count * tries):
+        side = np.exp(rng.uniform(np.log(min_size), np.log(min(h, w))))
+        window = np.array([rng.uniform(0, w - side), rng.uniform(0, h - side), side, side])
+        if len(boxes) == 0 or iou(window, boxes).max() < max_iou:
+            out.append(window)
+            if len(out) == count:
+                break
+    return out
+
+
+def face_samples(images, rng, jitters=2, negatives_per_image=6, min_size=24):
+    """(image index, window, label) triples for face / non-face classification."""
+    samples = []
+    for i, a in enumerate(images):
+        for box in a.boxes:
+            samples += [(i, jittered(box, rng), FACE) for _ in range(jitters)]
+        shape = _shape(a.path)
+        samples += [(i, w, NONFACE) for w in random_negatives(shape, a.boxes, rng, negatives_per_image, min_size)]
+    return samples
+
+
+def calibration_samples(images):
+    """(image index, window, pattern) triples: every face under each of the 45 patterns."""
+    return [(i, calibration_window(box, pattern), n) for i, a in enumerate(images)
+            for box in a.boxes for n, pattern in enumerate(CALIBRATION_PATTERNS)]
+
+
+def hard_negatives(images, propose, max_iou=0.3):
+    """(image index, window, NONFACE) for each window that propose(image) -> (M, 4) returns and that
+    overlaps no annotated face by max_iou or more: what an earlier stage wrongly lets through."""
+    samples = []
+    for i, a in enumerate(images):
+        for window in propose(read_image(a.path)):
+            if len(a.boxes) == 0 or iou(window, a.boxes).max() < max_iou:
+                samples.append((i, window, NONFACE))
+    return samples
+
+
+def split_images(images, fraction):
+    """(train, val) lists of Annotated: an image is held out when a hash of its file name falls below
+    `fraction`, so every stage of a cascade holds out the same images."""
+    val = [zlib.crc32(os.path.basename(a.path).encode()) % 10000 < fraction * 10000 for a in images]
+    return [a for a, v in zip(images, val) if not v], [a for a, v in zip(images, val) if v]
+
+
+def materialize(images, samples, size, classes, workers=2):
+    """Cut every sample's window at size x size into an ArrayDataset, decoding each image once."""
+    by_image = {}
+    for k, (i, window, _) in enumerate(samples):
+        by_image.setdefault(i, []).append((k, window))
+    crops = np.zeros((len(samples), size, size, 3), np.uint8)
+
+    def cut(i):
+        image = read_image(images[i].path)
+        for k, window in by_image[i]:
+            crops[k] = crop(image, window, size)
+
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        list(pool.map(cut, by_image))
+    return ArrayDataset(crops, np.array([label for _, _, label in samples], dtype=np.int64), classes)
+
+
+def _shape(path):
+    from PIL import Image
+    with Image.open(path) as im:
+        return im.size[::-1]

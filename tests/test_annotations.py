@@ -1,0 +1,132 @@
+import numpy as np
+import pytest
+
+from nanonet.data import detection
+from nanonet.data.annotations import read_fddb, read_keypoints_csv, read_webfaces, read_wider, webfaces_box
+from nanonet.data.datasets import DataError
+from tests.data_files import write_image
+
+WEBFACES_CSV = """file,left_eye_x,left_eye_y,right_eye_x,right_eye_y,nose_x,nose_y,mouth_x,mouth_y
+a.jpg,20,20,40,20,30,30,30,40
+a.jpg,60,22,70,22,65,27,65,32
+b.jpg,10,10,20,10,15,15,15,20
+"""
+
+
+def webfaces_folder(root, csv=WEBFACES_CSV, size=96):
+    (root / "images").mkdir(parents=True)
+    for name in ("a.jpg", "b.jpg"):
+        write_image(root / "images" / name, 120, size=size)
+    (root / "annotations.csv").write_text(csv)
+    return root
+
+
+def test_webfaces_points_become_square_boxes(tmp_path):
+    images = read_webfaces(webfaces_folder(tmp_path / "wf"))
+    assert [len(a.boxes) for a in images] == [2, 1] and images[0].keypoints.shape == (2, 4, 2)
+    x, y, w, h = images[0].boxes[0]
+    assert w == h == pytest.approx(max(2.5 * 20, 2.6 * 20))
+    assert (x + w / 2, y + h / 2) == pytest.approx((30, 20 + 0.26 * 20))
+
+
+def test_webfaces_box_follows_a_tilted_face():
+    upright = np.array([[20, 20], [40, 20], [30, 30], [30, 40]], float)
+    turned = np.array([[20, 20], [20, 40], [10, 30], [0, 30]], float)  # the same face turned by 90 degrees
+    a, b = webfaces_box(upright), webfaces_box(turned)
+    assert a[2] == pytest.approx(b[2])
+    assert (b[0] + b[2] / 2, b[1] + b[3] / 2) == pytest.approx((20 - 0.26 * 20, 30))
+
+
+@pytest.mark.parametrize("csv,message", [
+    ("name,x\n", "expected a header"),
+    ("file,a_x,b_y\na.jpg,1,2\n", "pairs"),
+    ("file,a_x,a_y\na.jpg,1\n", ":2: 2 fields"),
+    ("file,a_x,a_y\na.jpg,1,zz\n", ":2: coordinates must be numbers"),
+    ("file,a_x,a_y\nmissing.jpg,1,2\n", "does not exist"),
+])
+def test_bad_keypoint_files_name_file_and_line(tmp_path, csv, message):
+    folder = webfaces_folder(tmp_path / "wf", csv)
+    with pytest.raises(DataError, match=message):
+        read_keypoints_csv(folder / "annotations.csv", folder / "images")
+
+
+
+
+def test_fddb_ellipses_become_bounding_boxes(tmp_path):
+    (tmp_path / "fold.txt").write_text("2002/07/img_1\n2\n20 10 0 50 60 1\n10 10 1.5707963 30 30 1\n"
+                                       "2002/08/img_2\n1\n8 4 0 10 10 1\n")
+    images = read_fddb(tmp_path / "fold.txt", "/images")
+    assert images[0].path == "/images/2002/07/img_1.jpg" and len(images[0].boxes) == 2
+    np.testing.assert_allclose(images[0].boxes[0], [40, 40, 20, 40])  # major axis vertical at angle 0
+    np.testing.assert_allclose(images[0].boxes[1], [20, 20, 20, 20], atol=1e-6)
+    with pytest.raises(DataError, match="fold.txt:1"):
+        (tmp_path / "fold.txt").write_text("img\nthree\n")
+        read_fddb(tmp_path / "fold.txt", "/images")
+
+
+def test_wider_boxes_skip_invalid_and_empty_images(tmp_path):
+    (tmp_path / "gt.txt").write_text(
+        "0--Parade/a.jpg\n2\n10 20 30 40 0 0 0 0 0 0\n5 5 8 8 0 0 0 1 0 0\n"
+        "0--Parade/b.jpg\n0\n0 0 0 0 0 0 0 0 0 0\n"
+        "1--Handshaking/c.jpg\n1\n1 2 3 4 2 0 0 0 0 0\n")
+    images = read_wider(tmp_path / "gt.txt", "/wider")
+    assert [a.path for a in images] == ["/wider/0--Parade/a.jpg", "/wider/0--Parade/b.jpg", "/wider/1--Handshaking/c.jpg"]
+    assert [len(a.boxes) for a in images] == [1, 0, 1]
+    np.testing.assert_array_equal(images[0].boxes[0], [10, 20, 30, 40])
+    assert len(read_wider(tmp_path / "gt.txt", "/wider", skip_invalid=False)[0].boxes) == 2
+
+
+def test_negatives_stay_clear_of_faces():
+    rng = np.random.default_rng(0)
+    boxes = np.array([[30, 30, 40, 40], [100, 20, 30, 30.0]])
+    windows = detection.random_negatives((160, 200), boxes, rng, 200, 12)
+    assert len(windows) == 200
+    assert max(detection.iou(w, boxes).max() for w in windows) < 0.3
+    assert all(w[2] >= 12 and w[0] >= 0 and w[1] >= 0 and w[0] + w[2] <= 200 and w[1] + w[3] <= 160 for w in windows)
+
+
+def test_iou():
+    assert detection.iou(np.array([0, 0, 10, 10]), [[5, 0, 10, 10], [20, 20, 5, 5], [0, 0, 10, 10]]) == \
+        pytest.approx([50 / 150, 0, 1])
+
+
+def test_calibration_patterns_and_their_inverse():
+    assert len(detection.CALIBRATION_PATTERNS) == len(detection.CALIBRATION_CLASSES) == 45
+    box = np.array([40.0, 30.0, 20.0, 20.0])
+    windows = np.stack([detection.calibration_window(box, p) for p in detection.CALIBRATION_PATTERNS])
+    np.testing.assert_allclose(detection.calibrate(windows, np.eye(45)), np.tile(box, (45, 1)))
+    # below the 1/45 threshold a pattern does not count; uniform probabilities average all patterns
+    probs = np.full((1, 45), 0.01)
+    probs[0, 44] = 1 - 0.44
+    np.testing.assert_allclose(detection.calibrate(windows[44:], probs), box[None])
+
+
+def test_crops_repeat_edges_outside_the_image():
+    image = np.zeros((10, 10, 3), np.uint8)
+    image[:, :3] = 200
+    c = detection.crop(image, (-5, 0, 10, 10), 10)  # columns -5..-1 repeat column 0
+    assert c.shape == (10, 10, 3) and (c[:, :8] == 200).all() and (c[:, 8:] == 0).all()
+
+
+def test_materialize_cuts_every_sample(tmp_path):
+    images = read_webfaces(webfaces_folder(tmp_path / "wf"))
+    samples = detection.face_samples(images, np.random.default_rng(0), jitters=2, negatives_per_image=3, min_size=12)
+    data = detection.materialize(images, samples, 12, detection.FACE_CLASSES)
+    assert data.images.shape == (len(samples), 12, 12, 3) and set(data.labels) == {0, 1}
+    calibration = detection.calibration_samples(images)
+    assert len(calibration) == 45 * 3
+
+
+def test_hard_negatives_keep_only_windows_off_the_faces(tmp_path):
+    images = read_webfaces(webfaces_folder(tmp_path / "wf"))
+    on_face = images[1].boxes[0]
+    found = detection.hard_negatives(images[1:], lambda image: np.array([on_face, [60, 60, 20, 20]]))
+    assert [tuple(w) for _, w, _ in found] == [(60, 60, 20, 20)]
+
+
+def test_split_holds_out_by_file_name(tmp_path):
+    images = read_webfaces(webfaces_folder(tmp_path / "wf"))
+    train, val = detection.split_images(images, 0.5)
+    assert len(train) + len(val) == 2
+    again = detection.split_images(images[::-1], 0.5)[1]
+    assert sorted(a.path for a in again) == sorted(a.path for a in val)
