@@ -38,7 +38,9 @@ NETS = {spec.name: spec for spec in [
             augment=Augment(rot90=True)),
     NetSpec("frg64s", lambda rng, classes: frgnet_slim(rng, classes), 64,
             os.path.join(SHARED_DATA, "anime-faces-64.zip"), "FrgNet64-slim: the shipped anime face / non-face net",
-            augment=Augment(flip=True, rot90=True), lr=0.01, weight_decay=5e-4, lr_decay=0.9, epochs=20),
+            # per-channel normalisation: a mean image could not be subtracted from a whole scene
+            normalization="channel", augment=Augment(flip=True, rot90=True), lr=0.01, weight_decay=5e-4,
+            lr_decay=0.9, epochs=20),
     NetSpec("frg128", lambda rng, classes: frgnet(rng, 128, classes), 128,
             os.path.join(SHARED_DATA, "anime-faces-64.zip"), "FrgNet128: anime face / non-face, 128x128",
             augment=Augment(rot90=True)),
