@@ -1,31 +1,80 @@
-"""Detect faces in images: python detect.py IMAGE... [--model face|anime] [--gpu N]."""
+"""Detect faces: python detect.py IMAGE_OR_FOLDER... [--model anime|face|FILE] [--json] [--draw DIR] ..."""
 import argparse
+import json
+import os
 import sys
 
-from nanonet.backend import BackendError, use_device
-from nanonet.data.image import ImageError, read_image
+import cv2
+import numpy as np
+from PIL import Image
 
-MODELS = ("face", "anime")
+import nets
+from nanonet.backend import BackendError
+from nanonet.data.datasets import IMAGE_EXTENSIONS
+from nanonet.data.image import ImageError, read_image
+from nanonet.serialize import ModelFileError
+from nets.detector import METHODS
+
+
+def image_paths(inputs):
+    """Files as given; folders as their image files, sorted. Missing paths are passed on to fail on read."""
+    for path in inputs:
+        if os.path.isdir(path):
+            yield from (os.path.join(path, f) for f in sorted(os.listdir(path)) if f.lower().endswith(IMAGE_EXTENSIONS))
+        else:
+            yield path
+
+
+def draw(image, boxes, scores, path):
+    canvas = np.ascontiguousarray(image.copy())
+    thickness = max(2, round(max(image.shape[:2]) / 300))
+    for (x, y, w, h), score in zip(boxes.round().astype(int), scores):
+        cv2.rectangle(canvas, (x, y), (x + w, y + h), (0, 255, 0), thickness)
+        cv2.putText(canvas, f"{score:.2f}", (x, max(y - 4, 12)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness,
+                    (0, 255, 0), thickness // 2 + 1)
+    Image.fromarray(canvas).save(path)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
-    parser.add_argument("--model", choices=MODELS, default="face",
-                        help="face: the CNN cascade for photos; anime: FrgNet64 for anime faces")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders of them")
+    parser.add_argument("--model", default="face",
+                        help="face (the CNN cascade, the default), anime (FrgNet64-slim), or a model file")
     parser.add_argument("--gpu", type=int, default=-1, metavar="N", help="GPU number, -1 for the CPU (default)")
+    parser.add_argument("--min-size", type=int, metavar="PX", help="smallest face side in pixels")
+    parser.add_argument("--threshold", type=float, metavar="P", help="lowest face probability kept")
+    parser.add_argument("--method", choices=METHODS, help="fcn: whole-image convolution; windows: crops")
+    parser.add_argument("--json", action="store_true", help="one JSON object per image per line")
+    parser.add_argument("--draw", metavar="DIR", help="save each image with its boxes drawn into DIR")
     args = parser.parse_args(argv)
+    options = {k: v for k, v in (("min_size", args.min_size), ("threshold", args.threshold),
+                                 ("method", args.method)) if v is not None}
     try:
-        use_device(args.gpu)
-        for path in args.images:
-            image = read_image(path)
-            print(f"{path}: {image.shape[1]}x{image.shape[0]} image read")
-    except (BackendError, ImageError) as e:
+        detector = nets.load(args.model, gpu=args.gpu, **options)
+    except (ModelFileError, BackendError, ValueError) as e:
         print(f"detect.py: {e}", file=sys.stderr)
         return 2
-    print(f"detect.py: no trained '{args.model}' detector is shipped yet, so nothing was detected; "
-          "the framework it will run on is in place (see README.md)", file=sys.stderr)
-    return 3
+    if args.draw:
+        os.makedirs(args.draw, exist_ok=True)
+    failures = 0
+    for path in image_paths(args.images):
+        try:
+            image = read_image(path)
+        except ImageError as e:
+            print(f"detect.py: {e}", file=sys.stderr)
+            failures += 1
+            continue
+        boxes, scores = detector.detect(image)
+        faces = [{"x": int(round(x)), "y": int(round(y)), "w": int(round(w)), "h": int(round(h)), "score": round(float(s), 4)}
+                 for (x, y, w, h), s in zip(boxes, scores)]
+        if args.json:
+            print(json.dumps({"image": path, "width": image.shape[1], "height": image.shape[0], "faces": faces}))
+        else:
+            print(f"{path}: {len(faces)} face{'s' if len(faces) != 1 else ''}"
+                  + "".join(f"\n  x {f['x']} y {f['y']} w {f['w']} h {f['h']} score {f['score']:.3f}" for f in faces))
+        if args.draw:
+            draw(image, boxes, scores, os.path.join(args.draw, os.path.splitext(os.path.basename(path))[0] + ".png"))
+    return 2 if failures else 0
 
 
 if __name__ == "__main__":

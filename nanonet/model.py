@@ -4,8 +4,13 @@ Branched graphs are declared by nesting the two, e.g. an Inception module is
 Concat(Sequential(conv1x1), Sequential(conv1x1, conv3x3), Sequential(pool, conv1x1)), and a
 multi-resolution net is Concat(big_trunk, Sequential(AvgPool2D(2), small_trunk)).
 """
+import numpy as np
+
 from nanonet.backend import get_array_module
 from nanonet.layers.base import Layer
+from nanonet.layers.conv import Conv2D
+from nanonet.layers.dense import Flatten, Linear
+from nanonet.layers.dropout import Dropout
 
 
 class Sequential(Layer):
@@ -70,3 +75,31 @@ class Concat(Layer):
     def __repr__(self):
         lines = [f"  [{i}] " + repr(b).replace("\n", "\n  ") for i, b in enumerate(self.branches)]
         return f"Concat(axis={self.axis},\n" + "\n".join(lines) + "\n)"
+
+
+def fully_convolutional(model, input_shape):
+    """A Sequential that evaluates classifier `model` at every position of an input larger than
+    `input_shape` (C, H, W), for inference.
+
+    The first Linear, which reads a (c, h, w) map, becomes an h x w convolution with the same weights;
+    later Linears become 1x1 convolutions; Flatten and Dropout (identities in evaluation) are left out.
+    Other layers are shared with `model`. Output (N, classes, gh, gw): cell (i, j) is the classifier's
+    output for the input window whose corner is (i, j) times the net's total stride.
+    """
+    x = np.zeros((1,) + tuple(input_shape), dtype=np.float32)
+    layers = []
+    for layer in model.layers:
+        if isinstance(layer, (Flatten, Dropout)):
+            continue
+        if isinstance(layer, Linear):
+            c, h, w = x.shape[1:] if x.ndim == 4 else (x.shape[1], 1, 1)
+            conv = Conv2D(c, layer.out_size, (h, w), nobias=layer.b is None, rng=np.random.default_rng(0),
+                          dtype=layer.W.data.dtype)
+            conv.W.data = layer.W.data.reshape(layer.out_size, c, h, w)
+            if layer.b is not None:
+                conv.b.data = layer.b.data
+            layer = conv
+            x = x.reshape(1, c, h, w)
+        x = layer.forward(x)
+        layers.append(layer)
+    return Sequential(*layers)

@@ -1,0 +1,77 @@
+"""Cut many windows out of one image and resample each to size x size, into one batch.
+
+Each output pixel averages an n x n grid of bilinear samples spread over the part of the window it covers,
+with n = ceil(window side / size): plain bilinear for windows near the output size, an area average (no
+aliasing) for windows many times larger. Samples outside the image take the nearest edge pixel.
+"""
+import math
+
+import numpy as np
+from numba import njit, prange
+
+
+def extract_windows(image, windows, size):
+    """image uint8 (H, W, C), windows (M, 4) as x, y, w, h -> uint8 (M, size, size, C)."""
+    windows = np.ascontiguousarray(windows, dtype=np.float64).reshape(-1, 4)
+    return _extract_cpu(np.ascontiguousarray(image), windows, size)
+
+
+@njit(cache=True)
+def _bilinear(image, y, x, c):
+    h, w = image.shape[0], image.shape[1]
+    y = min(max(y, 0.0), h - 1.0)
+    x = min(max(x, 0.0), w - 1.0)
+    y0, x0 = int(y), int(x)
+    y1, x1 = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
+    fy, fx = y - y0, x - x0
+    top = image[y0, x0, c] * (1 - fx) + image[y0, x1, c] * fx
+    bottom = image[y1, x0, c] * (1 - fx) + image[y1, x1, c] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+@njit(parallel=True, cache=True)
+def _extract_cpu(image, windows, size):
+    m, channels = len(windows), image.shape[2]
+    out = np.empty((m, size, size, channels), dtype=np.uint8)
+    for k in prange(m):
+        x, y, w, h = windows[k, 0], windows[k, 1], windows[k, 2], windows[k, 3]
+        step_y, step_x = h / size, w / size
+        ny, nx = max(1, math.ceil(step_y)), max(1, math.ceil(step_x))
+        for oy in range(size):
+            for ox in range(size):
+                for c in range(channels):
+                    acc = 0.0
+                    for sy in range(ny):
+                        # sample centres, in pixel coordinates where pixel i covers [i - 0.5, i + 0.5)
+                        py = y + (oy + (sy + 0.5) / ny) * step_y - 0.5
+                        for sx in range(nx):
+                            px = x + (ox + (sx + 0.5) / nx) * step_x - 0.5
+                            acc += _bilinear(image, py, px, c)
+                    out[k, oy, ox, c] = min(255, int(acc / (ny * nx) + 0.5))
+    return out
+
+
+def extract_windows_reference(image, windows, size):
+    """Slow, obvious version of the same sampling, one sample at a time in Python."""
+    h, w = image.shape[:2]
+    img = image.astype(np.float64)
+
+    def bilinear(y, x, c):
+        y, x = min(max(y, 0.0), h - 1.0), min(max(x, 0.0), w - 1.0)
+        y0, x0 = int(y), int(x)
+        y1, x1 = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
+        fy, fx = y - y0, x - x0
+        return ((img[y0, x0, c] * (1 - fx) + img[y0, x1, c] * fx) * (1 - fy)
+                + (img[y1, x0, c] * (1 - fx) + img[y1, x1, c] * fx) * fy)
+
+    out = np.empty((len(windows), size, size, image.shape[2]), np.uint8)
+    for k, (x, y, ww, wh) in enumerate(windows):
+        ny, nx = max(1, math.ceil(wh / size)), max(1, math.ceil(ww / size))
+        for oy in range(size):
+            for ox in range(size):
+                for c in range(image.shape[2]):
+                    samples = [bilinear(y + (oy + (sy + 0.5) / ny) * wh / size - 0.5,
+                                        x + (ox + (sx + 0.5) / nx) * ww / size - 0.5, c)
+                               for sy in range(ny) for sx in range(nx)]
+                    out[k, oy, ox, c] = min(255, int(sum(samples) / len(samples) + 0.5))
+    return out

@@ -1,0 +1,129 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import nanonet as nn
+from nanonet import serialize
+from nanonet.data.normalize import Normalization
+from nanonet.kernels.nms import nms, nms_reference
+from nanonet.kernels.windows import extract_windows, extract_windows_reference
+from nanonet.model import fully_convolutional
+from nets.detector import SlidingWindowDetector, as_rgb
+from nets.frg import frgnet_slim
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _slim(seed=0):
+    """An untrained FrgNet64-slim with non-trivial batch-norm statistics."""
+    rng = np.random.default_rng(seed)
+    model = frgnet_slim(rng)
+    for _, layer in model.named_layers():
+        if isinstance(layer, nn.BatchNorm):
+            layer.avg_mean[:] = rng.normal(size=layer.channels) * 0.1
+            layer.avg_var[:] = rng.uniform(0.5, 2, layer.channels)
+    return model
+
+
+def test_nms_matches_the_reference():
+    rng = np.random.default_rng(0)
+    boxes = np.concatenate([rng.uniform(0, 100, (300, 2)), rng.uniform(5, 40, (300, 1)).repeat(2, 1)], 1)
+    scores = rng.random(300)
+    for threshold in (0.0, 0.3, 0.7):
+        np.testing.assert_array_equal(nms(boxes, scores, threshold), nms_reference(boxes, scores, threshold))
+    assert len(nms(np.zeros((0, 4)), np.zeros(0), 0.3)) == 0
+
+
+def test_window_extraction_matches_the_reference():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (50, 70, 3)).astype(np.uint8)
+    windows = np.array([[0, 0, 8, 8], [3.5, 2.2, 20, 17], [-5, -5, 30, 30], [60, 40, 25, 25], [10, 10, 4, 4]])
+    np.testing.assert_array_equal(extract_windows(image, windows, 8), extract_windows_reference(image, windows, 8))
+    np.testing.assert_array_equal(extract_windows(image, [[7, 9, 8, 8]], 8)[0], image[9:17, 7:15])
+
+
+def test_fully_convolutional_net_scores_every_window_like_the_classifier():
+    model = _slim()
+    x = np.random.default_rng(1).normal(size=(1, 3, 160, 128)).astype(np.float32)
+    y = fully_convolutional(model, (3, 64, 64)).predict(x)
+    assert y.shape == (1, 2, 7, 5)
+    for i in range(7):
+        for j in range(5):
+            np.testing.assert_allclose(y[0, :, i, j], model.predict(x[:, :, 16 * i:16 * i + 64, 16 * j:16 * j + 64])[0],
+                                       rtol=1e-4, atol=1e-4)
+
+
+def test_both_methods_score_the_same_windows_alike():
+    image = np.random.default_rng(2).integers(0, 256, (150, 200, 3)).astype(np.uint8)
+    norm = Normalization(np.full((3, 1, 1), 120.0), np.full((3, 1, 1), 60.0))
+    fcn = SlidingWindowDetector(_slim(), norm, threshold=0.0)
+    windows = SlidingWindowDetector(_slim(), norm, threshold=0.0, method="windows")
+    b1, s1 = fcn._scan_fcn(image, 64.0)        # at the classifier's own size nothing is resampled
+    b2, s2 = windows._scan_windows(image, 64.0)
+    np.testing.assert_allclose(b1, b2)
+    np.testing.assert_allclose(s1, s2, atol=1e-4)
+    boxes, scores = fcn.detect(image)
+    assert boxes.shape[1] == 4 and len(boxes) == len(scores) > 0 and (np.diff(scores) <= 0).all()
+
+
+def test_images_of_any_channel_layout():
+    grey = np.zeros((5, 6), np.uint8)
+    assert as_rgb(grey).shape == as_rgb(grey[:, :, None]).shape == as_rgb(np.zeros((5, 6, 4), np.uint8)).shape == (5, 6, 3)
+    with pytest.raises(ValueError, match="uint8"):
+        as_rgb(np.zeros((5, 6, 3), np.float32))
+
+
+def test_no_windows_below_the_minimum_size():
+    detector = SlidingWindowDetector(_slim(), Normalization(0, 1), min_size=48)
+    assert detector.window_sizes(40, 100) == []
+    assert detector.detect(np.zeros((40, 100, 3), np.uint8))[0].shape == (0, 4)
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    norm = Normalization(np.full((3, 1, 1), 120.0), np.full((3, 1, 1), 60.0))
+    path = tmp_path / "slim.npz"
+    serialize.save(path, _slim(), "frg64s", {"classes": ["face", "nonface"], "input_size": 64}, norm.arrays())
+    return path
+
+
+def _detect(*args):
+    return subprocess.run([sys.executable, str(ROOT / "detect.py"), *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_detect_py_json_draw_and_folders(tmp_path, model_file):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (90, 120, 3)).astype(np.uint8)).save(folder / "a.png")
+    Image.fromarray(rng.integers(0, 256, (70, 80)).astype(np.uint8)).save(folder / "b.jpg")
+    Image.fromarray(rng.integers(0, 256, (70, 80, 4)).astype(np.uint8)).save(folder / "c.png")
+    result = _detect(folder, "--model", model_file, "--threshold", "0", "--json", "--draw", tmp_path / "drawn")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [Path(r["image"]).name for r in lines] == ["a.png", "b.jpg", "c.png"]
+    assert (lines[0]["width"], lines[0]["height"]) == (120, 90)
+    assert lines[0]["faces"] and set(lines[0]["faces"][0]) == {"x", "y", "w", "h", "score"}
+    assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == ["a.png", "b.png", "c.png"]
+
+
+def test_detect_py_reports_bad_images_and_goes_on(tmp_path, model_file):
+    good, bad = tmp_path / "good.png", tmp_path / "bad.png"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(good)
+    bad.write_bytes(b"\x89PNG broken")
+    result = _detect(bad, good, "--model", model_file)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("detect.py: ") and len(result.stderr.strip().splitlines()) == 1
+    assert "good.png: 0 faces" in result.stdout
+
+
+@pytest.mark.parametrize("model", ["nonsense", "face"])
+def test_detect_py_refuses_unknown_or_missing_models(tmp_path, model):
+    result = _detect(ROOT / "examples" / "astronaut.jpg", "--model", model)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
