@@ -114,3 +114,26 @@ def test_train_py_bad_input_gets_one_line_and_exit_2(tmp_path, problem):
     result = _train_py(*args)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("train.py: ")
+
+
+def test_ctrl_c_saves_and_resume_continues(tmp_path):
+    import signal
+    import time
+    data = class_folders(tmp_path / "set", per_class=8)
+    out = tmp_path / "run"
+    args = [sys.executable, str(ROOT / "train.py"), "--net", "frg64s", "--data", str(data), "--val", "0.3",
+            "--batch", "2", "--epochs", "1000", "--out", str(out)]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (out / "metrics.jsonl").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted: saved" in stderr and "--resume" in stderr
+    state = serialize.read(out / "last.npz").meta["training"]
+    assert state["epoch"] >= 1
+    resumed = subprocess.run(args[:-4] + ["--epochs", str(state["epoch"] + 1), "--out", str(out), "--resume"],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert serialize.read(out / "last.npz").meta["training"]["epoch"] == state["epoch"] + 1
