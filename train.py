@@ -12,7 +12,7 @@ from nanonet import optim, serialize
 from nanonet.backend import BackendError, use_device
 from nanonet.data import detection
 from nanonet.data.annotations import read_webfaces
-from nanonet.data.datasets import DataError, open_dataset, split_by_name
+from nanonet.data.datasets import ArrayDataset, ConcatDataset, DataError, open_dataset, split_by_name
 from nanonet.data.image import ImageError
 from nanonet.data.iterator import BatchIterator
 from nanonet.data.normalize import Normalization
@@ -49,6 +49,22 @@ def detection_sets(spec, path, val, seed, fast):
                  for ims in (train_images, val_images))
 
 
+def with_hard_negatives(train_set, model_path, size, seed, scenes):
+    """train_set plus the crops that the detector of `model_path` wrongly accepts in scenes composed from
+    train_set's own crops (so the validation images stay unseen)."""
+    import nets
+    from nets.scenes import compose_scenes
+    if "face" not in train_set.classes or len(train_set.classes) != 2:
+        raise DataError(f"--hard-negatives needs face / non-face data, not classes {train_set.classes}")
+    face = train_set.classes.index("face")
+    detector = nets.load(model_path, threshold=0.5, nms_iou=0.5)
+    composed = compose_scenes(train_set, scenes, np.random.default_rng([seed, 1]), face_class=face)
+    crops = detection.hard_negatives(composed, lambda image: detector.detect(image)[0], size)
+    print(f"mined {len(crops)} hard negatives with {model_path} in {scenes} composed scenes")
+    labels = np.full(len(crops), 1 - face, dtype=np.int64)
+    return ConcatDataset([train_set, ArrayDataset(crops, labels, train_set.classes)])
+
+
 def _fraction(val):
     try:
         return float(val)
@@ -75,6 +91,9 @@ def parse_args(argv):
     p.add_argument("--fast", action="store_true",
                    help="smoke test: CPU, a couple of batches and one validation, nothing written")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images with a warning")
+    p.add_argument("--hard-negatives", metavar="MODEL",
+                   help="add as non-faces the windows this trained model wrongly accepts in composed scenes")
+    p.add_argument("--mine-scenes", type=int, default=400, help="composed scenes to mine (default 400)")
     return p.parse_args(argv)
 
 
@@ -105,6 +124,9 @@ def main(argv=None):
             train_set, val_set = detection_sets(spec, data_path, args.val, args.seed, args.fast)
         else:
             train_set, val_set = classification_sets(data_path, args.val)
+        if args.hard_negatives:
+            train_set = with_hard_negatives(train_set, args.hard_negatives, spec.input_size, args.seed,
+                                            2 if args.fast else args.mine_scenes)
         if list(val_set.classes) != list(train_set.classes):
             raise DataError(f"validation classes {val_set.classes} differ from training classes {train_set.classes}")
         if len(train_set) == 0 or len(val_set) == 0:

@@ -2,9 +2,9 @@
 
     python benchmarks/bench_anime.py [--model anime|FILE] [--scenes 100] [--out BENCHMARKS.md]
 
-Scenes with known faces are composed from the held-out tenth of anime-faces-64.zip (the split train.py uses,
-by file name, so the shipped model never saw these faces): a non-face crop upscaled to 512x512 as the
-background, with 1 to 4 held-out face crops pasted on it at sides of 48 to 200 pixels. A detection finds a
+Scenes with known faces are composed (nets/scenes.py) from the held-out tenth of anime-faces-64.zip (the
+split train.py uses, by file name, so the shipped model never saw these crops): a 512x512 mosaic of
+upscaled non-face crops with 1 to 4 face crops pasted on it at sides of 48 to 200 pixels. A detection finds a
 face when their IoU is at least 0.5; a detection that finds none is a false positive. The LBP cascade runs
 with its README's parameters (equalised grey image, scaleFactor 1.1, minNeighbors 5, minSize 24x24). Both
 run single-threaded; times are medians over the scenes. The real scenes of ../shared/data/anime-scenes have
@@ -32,36 +32,12 @@ from nanonet.data.datasets import open_dataset, split_by_name  # noqa: E402
 from nanonet.data.detection import iou  # noqa: E402
 from nanonet.data.image import read_image  # noqa: E402
 from nets.registry import NETS, SHARED_DATA  # noqa: E402
+from nets.scenes import compose_scenes  # noqa: E402
 
 CASCADE = os.path.join(SHARED_DATA, "cascades", "lbpcascade_animeface.xml")
 SCENES = os.path.join(SHARED_DATA, "anime-scenes")
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
-SIDE = 512
 METHOD_SCENES = 10  # scoring crop by crop takes seconds a scene: the two methods meet on a few
-
-
-def compose_scenes(count, seed=0):
-    """[(image uint8 (512, 512, 3), boxes (K, 4))] from held-out crops."""
-    _, val = split_by_name(open_dataset(NETS["frg64s"].data), 0.1)
-    faces = [i for i in range(len(val)) if val.labels[i] == 0]
-    backgrounds = [i for i in range(len(val)) if val.labels[i] == 1]
-    rng = np.random.default_rng(seed)
-    scenes = []
-    for _ in range(count):
-        image = cv2.resize(val.image(int(rng.choice(backgrounds))), (SIDE, SIDE), interpolation=cv2.INTER_CUBIC)
-        boxes = []
-        for _ in range(int(rng.integers(1, 5))):
-            for _ in range(50):  # find a place overlapping no face already pasted
-                side = int(np.exp(rng.uniform(np.log(48), np.log(200))))
-                box = np.array([rng.integers(0, SIDE - side), rng.integers(0, SIDE - side), side, side], float)
-                if not boxes or iou(box, boxes).max() == 0:
-                    x, y = int(box[0]), int(box[1])
-                    image[y:y + side, x:x + side] = cv2.resize(val.image(int(rng.choice(faces))), (side, side),
-                                                               interpolation=cv2.INTER_AREA if side < 64 else cv2.INTER_CUBIC)
-                    boxes.append(box)
-                    break
-        scenes.append((image, np.array(boxes)))
-    return scenes
 
 
 def lbp_detector():
@@ -132,7 +108,8 @@ def main(argv=None):
         print("bench_anime.py: ../shared/data is not here; nothing to measure")
         return 0
     cv2.setNumThreads(1)
-    scenes = compose_scenes(args.scenes)
+    _, held_out = split_by_name(open_dataset(NETS["frg64s"].data), 0.1)
+    scenes = compose_scenes(held_out, args.scenes, np.random.default_rng(0))
     lbp = lbp_detector()
     ours = nets.load(args.model)
     low = nets.load(args.model, threshold=0.5)

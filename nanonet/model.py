@@ -86,7 +86,7 @@ def fully_convolutional(model, input_shape):
     Other layers are shared with `model`. Output (N, classes, gh, gw): cell (i, j) is the classifier's
     output for the input window whose corner is (i, j) times the net's total stride.
     """
-    x = np.zeros((1,) + tuple(input_shape), dtype=np.float32)
+    x = model.xp.zeros((1,) + tuple(input_shape), dtype=np.float32)  # on the model's device
     layers = []
     for layer in model.layers:
         if isinstance(layer, (Flatten, Dropout)):

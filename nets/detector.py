@@ -5,14 +5,16 @@ stride side / 4 (16 pixels in the classifier's 64x64 frame). Two ways to score t
 - "fcn" (the default): each scale's resized image goes once through the classifier made fully
   convolutional, so windows share their computation;
 - "windows": the windows are cut and resized into one batch by a numba kernel and classified as crops.
-Windows scoring at least `threshold` are kept and overlaps above `nms_iou` suppressed, best first.
+Windows scoring at least `threshold` are kept; a face draws many such windows at neighbouring positions
+and scales, a false alarm few, so a window needs `min_neighbors` others overlapping it (IoU above
+`group_iou`, as OpenCV's cascades group theirs); then overlaps above `nms_iou` are suppressed, best first.
 """
 import cv2
 import numpy as np
 
 from nanonet.backend import get_array_module, to_cpu
 from nanonet.data.image import read_image
-from nanonet.kernels.nms import nms
+from nanonet.kernels.nms import neighbours, nms
 from nanonet.kernels.windows import extract_windows
 from nanonet.layers.activation import softmax
 from nanonet.model import fully_convolutional
@@ -37,13 +39,15 @@ class SlidingWindowDetector:
     stride = 16        # the classifier's total stride, in its own pixels
     batch = 256        # crops classified at once by the "windows" method
 
+    group_iou = 0.3
+
     def __init__(self, model, normalization, face_class=0, min_size=48, threshold=0.9, nms_iou=0.3,
-                 scale_step=1.25, method="fcn"):
+                 scale_step=1.25, method="fcn", min_neighbors=0):
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
         self.model, self.normalization, self.face_class = model, normalization, face_class
         self.min_size, self.threshold, self.nms_iou = min_size, threshold, nms_iou
-        self.scale_step, self.method = scale_step, method
+        self.scale_step, self.method, self.min_neighbors = scale_step, method, min_neighbors
         self.fcn = fully_convolutional(model, (3, self.window, self.window))
 
     def predict_proba(self, crops):
@@ -72,6 +76,9 @@ class SlidingWindowDetector:
             boxes.append(b)
             scores.append(s)
         boxes, scores = np.concatenate(boxes), np.concatenate(scores)
+        if self.min_neighbors:
+            supported = neighbours(boxes, self.group_iou) >= self.min_neighbors
+            boxes, scores = boxes[supported], scores[supported]
         keep = nms(boxes, scores, self.nms_iou)
         return boxes[keep], scores[keep]
 

@@ -53,3 +53,14 @@ def test_tiny_cnn_learns_on_gpu():
     import cupy
     from tests.test_training import train
     assert train(xp=cupy) > 0.95
+
+
+def test_detector_on_gpu_matches_cpu():
+    from nanonet.data.normalize import Normalization
+    from nets.detector import SlidingWindowDetector
+    from tests.test_detector import _slim
+    image = np.random.default_rng(0).integers(0, 256, (150, 200, 3)).astype(np.uint8)
+    norm = Normalization(np.full((3, 1, 1), 120.0), np.full((3, 1, 1), 60.0))
+    cpu = SlidingWindowDetector(_slim(), norm, threshold=0.0).detect(image)
+    gpu = SlidingWindowDetector(_slim().to_gpu(), norm, threshold=0.0).detect(image)
+    np.testing.assert_allclose(gpu[1], cpu[1], atol=1e-4)

@@ -52,6 +52,33 @@ class Subset(Dataset):
         return self.parent.image(self.indices[i])
 
 
+class ConcatDataset(Dataset):
+    """Several datasets with the same classes, one after another."""
+
+    def __init__(self, parts):
+        if any(list(p.classes) != list(parts[0].classes) for p in parts):
+            raise DataError("cannot join data sets whose classes differ")
+        self.parts, self.classes = parts, parts[0].classes
+        self.labels = np.concatenate([p.labels for p in parts])
+        self.starts = np.cumsum([0] + [len(p) for p in parts])
+
+    def _locate(self, i):
+        part = int(np.searchsorted(self.starts, i, side="right")) - 1
+        return self.parts[part], i - self.starts[part], part
+
+    def name(self, i):
+        dataset, j, _ = self._locate(i)
+        return dataset.name(j)
+
+    def key(self, i):
+        dataset, j, part = self._locate(i)
+        return f"{part}:{dataset.key(j)}"
+
+    def image(self, i):
+        dataset, j, _ = self._locate(i)
+        return dataset.image(j)
+
+
 class FolderDataset(Dataset):
     """root/<class>/<image> on disk, or <class>/<image> inside root when root is a .zip.
 

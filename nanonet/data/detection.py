@@ -5,7 +5,7 @@
 - calibration: for Li et al.'s calibration nets, the face box displaced by each of 45 patterns
   (scale s, offsets x, y); pattern n is learnt from the window that correcting by n maps back to the face;
 - hard negatives: the windows an earlier stage accepts that overlap no face.
-Windows are cut and resized by crop(), then kept in memory (materialize) so that training never decodes.
+Windows are cut and resized by crop() and kept in memory (materialize), so that training never decodes.
 """
 import concurrent.futures
 import itertools
@@ -110,15 +110,21 @@ def calibration_samples(images):
             for box in a.boxes for n, pattern in enumerate(CALIBRATION_PATTERNS)]
 
 
-def hard_negatives(images, propose, max_iou=0.3):
-    """(image index, window, NONFACE) for each window that propose(image) -> (M, 4) returns and that
-    overlaps no annotated face by max_iou or more: what an earlier stage wrongly lets through."""
-    samples = []
-    for i, a in enumerate(images):
-        for window in propose(read_image(a.path)):
-            if len(a.boxes) == 0 or iou(window, a.boxes).max() < max_iou:
-                samples.append((i, window, NONFACE))
-    return samples
+def hard_negatives(scenes, propose, size, max_iou=0.3):
+    """uint8 (M, size, size, 3) crops of the windows that propose(image) -> (K, 4) returns and that overlap
+    no annotated face by max_iou or more: what an earlier stage wrongly lets through.
+
+    scenes: iterable of (image uint8 (H, W, 3), boxes (F, 4)); for Annotated images on disk pass
+    ((read_image(a.path), a.boxes) for a in images).
+    """
+    from nanonet.kernels.windows import extract_windows
+    crops = [np.zeros((0, size, size, 3), np.uint8)]
+    for image, boxes in scenes:
+        windows = np.asarray(propose(image), dtype=np.float64).reshape(-1, 4)
+        wrong = [w for w in windows if len(boxes) == 0 or iou(w, boxes).max() < max_iou]
+        if wrong:
+            crops.append(extract_windows(image, np.array(wrong), size))
+    return np.concatenate(crops)
 
 
 def split_images(images, fraction):

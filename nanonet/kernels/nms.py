@@ -42,6 +42,28 @@ def _nms_cpu(boxes, scores, iou_threshold):
     return keep[:kept]
 
 
+def neighbours(boxes, iou_threshold):
+    """For each box (M, 4), how many other boxes overlap it with IoU above iou_threshold."""
+    boxes = np.ascontiguousarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return _neighbours_cpu(boxes, float(iou_threshold))
+
+
+@njit(cache=True)
+def _neighbours_cpu(boxes, iou_threshold):
+    n = len(boxes)
+    count = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        for j in range(i + 1, n):
+            w = min(boxes[i, 0] + boxes[i, 2], boxes[j, 0] + boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0])
+            h = min(boxes[i, 1] + boxes[i, 3], boxes[j, 1] + boxes[j, 3]) - max(boxes[i, 1], boxes[j, 1])
+            if w > 0 and h > 0:
+                inter = w * h
+                if inter / (boxes[i, 2] * boxes[i, 3] + boxes[j, 2] * boxes[j, 3] - inter) > iou_threshold:
+                    count[i] += 1
+                    count[j] += 1
+    return count
+
+
 def nms_reference(boxes, scores, iou_threshold):
     """Slow, obvious greedy NMS in Python."""
     from nanonet.data.detection import iou
