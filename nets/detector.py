@@ -1,25 +1,30 @@
-"""A sliding-window face detector around a 64x64 face / non-face classifier (the anime detector).
+"""A sliding-window face detector around face / non-face classifiers (the anime detector).
 
-Windows of side min_size, min_size * step, ... up to the image's short side are scored on a grid of
-stride side / 4 (16 pixels in the classifier's 64x64 frame). Two ways to score them, same windows:
-- "fcn" (the default): each scale's resized image goes once through the classifier made fully
-  convolutional, so windows share their computation;
-- "windows": the windows are cut and resized into one batch by a numba kernel and classified as crops.
-Windows scoring at least `threshold` are kept; a face draws many such windows at neighbouring positions
-and scales, a false alarm few, so a window needs `min_neighbors` others overlapping it (IoU above
-`group_iou`, as OpenCV's cascades group theirs); then overlaps above `nms_iou` are suppressed, best first.
+Windows of side min_size, min_size * step, ... up to the image's short side are scored on a grid whose
+stride is the classifier's total stride (16 of FrgNet64-slim's 64 pixels: a quarter of the window).
+Three ways to score them:
+- "fcn": each scale's resized image goes once through the classifier made fully convolutional, so
+  windows share their computation;
+- "windows": the same windows are cut and resized into one batch by a numba kernel and classified as
+  crops (the slow reference for "fcn": both score a window alike);
+- "cascade" (the default when a first stage is given): a 12x12 net scans the pyramid fully
+  convolutionally at a fifth of the resolution, and only the windows it lets through (after suppressing
+  their overlaps above 0.5) are cut out and judged by the 64x64 classifier, in one batch.
+Windows scoring at least `threshold` are kept; a window may be asked to have `min_neighbors` others
+overlapping it (IoU above `group_iou`, as OpenCV's cascades group theirs); then overlaps above `nms_iou`
+are suppressed, best first.
 """
 import cv2
 import numpy as np
 
-from nanonet.backend import get_array_module, to_cpu
+from nanonet.backend import to_cpu
 from nanonet.data.image import read_image
 from nanonet.kernels.nms import neighbours, nms
 from nanonet.kernels.windows import extract_windows
 from nanonet.layers.activation import softmax
 from nanonet.model import fully_convolutional
 
-METHODS = ("fcn", "windows")
+METHODS = ("cascade", "fcn", "windows")
 
 
 def as_rgb(image):
@@ -34,30 +39,62 @@ def as_rgb(image):
     return np.ascontiguousarray(image[:, :, :3])
 
 
+class Classifier:
+    """A trained face / non-face net with its input side, normalisation and 'face' output."""
+
+    def __init__(self, model, normalization, face_class, window):
+        self.model, self.normalization, self.face_class, self.window = model, normalization, face_class, window
+        self.fcn = fully_convolutional(model, (3, window, window))
+        # the total stride: how many output cells an input twice the window wide gives
+        cells = self.fcn.predict(model.xp.zeros((1, 3, window, 2 * window), np.float32)).shape[3]
+        self.stride = window // (cells - 1)
+
+    def face_probability(self, crops, batch=256):
+        """Face probability of each uint8 (N, window, window, 3) crop."""
+        xp = self.model.xp
+        out = [to_cpu(softmax(self.model.predict(self.normalization(xp.asarray(crops[i:i + batch]))))[:, self.face_class])
+               for i in range(0, len(crops), batch)]
+        return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+    def scan(self, image, size, threshold):
+        """The windows of side `size` on this net's grid whose face probability is at least threshold,
+        scored fully convolutionally: (boxes (K, 4), scores (K,))."""
+        height, width = image.shape[:2]
+        scale = self.window / size
+        shape = (max(self.window, round(width * scale)), max(self.window, round(height * scale)))
+        resized = cv2.resize(image, shape, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        sx, sy = shape[0] / width, shape[1] / height
+        x = self.normalization(self.model.xp.asarray(resized[None]))
+        face = to_cpu(softmax(self.fcn.predict(x))[0, self.face_class])       # (gh, gw)
+        gy, gx = np.nonzero(face >= threshold)
+        boxes = np.stack([gx * self.stride / sx, gy * self.stride / sy,
+                          np.full(len(gx), self.window / sx), np.full(len(gx), self.window / sy)], axis=1)
+        return boxes.reshape(-1, 4), face[gy, gx]
+
+    def grid(self, height, width, size):
+        """The windows of side `size` that scan() scores, as (K, 4) boxes."""
+        step = size * self.stride / self.window
+        ys, xs = np.arange(0, height - size + 1e-9, step), np.arange(0, width - size + 1e-9, step)
+        return np.array([(x, y, size, size) for y in ys for x in xs]).reshape(-1, 4)
+
+
 class SlidingWindowDetector:
-    window = 64        # the classifier's input side
-    stride = 16        # the classifier's total stride, in its own pixels
-    batch = 256        # crops classified at once by the "windows" method
+    proposal_iou = 0.5   # overlaps among first-stage windows suppressed before the second stage
 
-    group_iou = 0.3
-
-    def __init__(self, model, normalization, face_class=0, min_size=48, threshold=0.9, nms_iou=0.3,
-                 scale_step=1.25, method="fcn", min_neighbors=0):
+    def __init__(self, classifier, first_stage=None, min_size=48, threshold=0.9, nms_iou=0.3, scale_step=1.25,
+                 method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.5):
+        method = method or ("cascade" if first_stage else "fcn")
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-        self.model, self.normalization, self.face_class = model, normalization, face_class
-        self.min_size, self.threshold, self.nms_iou = min_size, threshold, nms_iou
-        self.scale_step, self.method, self.min_neighbors = scale_step, method, min_neighbors
-        self.fcn = fully_convolutional(model, (3, self.window, self.window))
+        if method == "cascade" and first_stage is None:
+            raise ValueError("the cascade method needs a first-stage net")
+        self.classifier, self.first_stage, self.method = classifier, first_stage, method
+        self.min_size, self.threshold, self.nms_iou, self.scale_step = min_size, threshold, nms_iou, scale_step
+        self.min_neighbors, self.group_iou, self.proposal_threshold = min_neighbors, group_iou, proposal_threshold
 
     def predict_proba(self, crops):
         """Face probability of each uint8 (N, 64, 64, 3) crop."""
-        xp = self.model.xp
-        out = []
-        for i in range(0, len(crops), self.batch):
-            x = self.normalization(xp.asarray(crops[i:i + self.batch]))
-            out.append(to_cpu(softmax(self.model.predict(x))[:, self.face_class]))
-        return np.concatenate(out) if out else np.zeros(0, np.float32)
+        return self.classifier.face_probability(crops)
 
     def window_sizes(self, height, width):
         sizes, size = [], float(self.min_size)
@@ -69,38 +106,28 @@ class SlidingWindowDetector:
     def detect(self, image):
         """Faces in `image` (an array, or a path to read): float (K, 4) boxes as x, y, w, h, and (K,) scores."""
         image = read_image(image) if isinstance(image, str) else as_rgb(image)
-        height, width = image.shape[:2]
-        boxes, scores = [np.zeros((0, 4))], [np.zeros(0)]
-        for size in self.window_sizes(height, width):
-            b, s = (self._scan_fcn if self.method == "fcn" else self._scan_windows)(image, size)
-            boxes.append(b)
-            scores.append(s)
-        boxes, scores = np.concatenate(boxes), np.concatenate(scores)
+        sizes = self.window_sizes(*image.shape[:2])
+        if self.method == "fcn":
+            boxes, scores = _joined(self.classifier.scan(image, size, self.threshold) for size in sizes)
+        else:
+            if self.method == "cascade":
+                boxes, scores = _joined(self.first_stage.scan(image, size, self.proposal_threshold) for size in sizes)
+                boxes = boxes[nms(boxes, scores, self.proposal_iou)]
+            else:
+                boxes = np.concatenate([self.classifier.grid(*image.shape[:2], size) for size in sizes] or
+                                       [np.zeros((0, 4))])
+            scores = self.predict_proba(extract_windows(image, boxes, self.classifier.window))
+            boxes, scores = boxes[scores >= self.threshold], scores[scores >= self.threshold]
         if self.min_neighbors:
             supported = neighbours(boxes, self.group_iou) >= self.min_neighbors
             boxes, scores = boxes[supported], scores[supported]
         keep = nms(boxes, scores, self.nms_iou)
         return boxes[keep], scores[keep]
 
-    def _scan_fcn(self, image, size):
-        height, width = image.shape[:2]
-        scale = self.window / size
-        shape = (max(self.window, round(width * scale)), max(self.window, round(height * scale)))
-        resized = cv2.resize(image, shape, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        sx, sy = shape[0] / width, shape[1] / height
-        xp = self.model.xp
-        x = self.normalization(xp.asarray(resized[None]))
-        face = to_cpu(softmax(self.fcn.predict(x))[0, self.face_class])       # (gh, gw)
-        gy, gx = np.nonzero(face >= self.threshold)
-        boxes = np.stack([gx * self.stride / sx, gy * self.stride / sy,
-                          np.full(len(gx), self.window / sx), np.full(len(gx), self.window / sy)], axis=1)
-        return boxes, face[gy, gx]
 
-    def _scan_windows(self, image, size):
-        height, width = image.shape[:2]
-        step = size * self.stride / self.window
-        ys, xs = np.arange(0, height - size + 1e-9, step), np.arange(0, width - size + 1e-9, step)
-        grid = np.array([(x, y, size, size) for y in ys for x in xs]).reshape(-1, 4)
-        scores = self.predict_proba(extract_windows(image, grid, self.window))
-        keep = scores >= self.threshold
-        return grid[keep], scores[keep]
+def _joined(results):
+    boxes, scores = [np.zeros((0, 4))], [np.zeros(0)]
+    for b, s in results:
+        boxes.append(b)
+        scores.append(s)
+    return np.concatenate(boxes), np.concatenate(scores)

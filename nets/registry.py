@@ -8,7 +8,7 @@ from nanonet import serialize
 from nanonet.data.augment import Augment
 from nanonet.data.normalize import Normalization
 from nets import cascade
-from nets.frg import frgnet, frgnet_slim
+from nets.frg import anime12, frgnet, frgnet_slim
 
 SHARED_DATA = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
 
@@ -41,6 +41,10 @@ NETS = {spec.name: spec for spec in [
             # per-channel normalisation: a mean image could not be subtracted from a whole scene
             normalization="channel", augment=Augment(flip=True, rot90=True), lr=0.01, weight_decay=5e-4,
             lr_decay=0.9, epochs=20),
+    NetSpec("anime12", lambda rng, classes: anime12(rng, classes), 12,
+            os.path.join(SHARED_DATA, "anime-faces-64.zip"), "the anime detector's 12x12 first stage",
+            normalization="channel", augment=Augment(flip=True, rot90=True), lr=0.01, lr_decay=0.9, batch=128,
+            epochs=10),
     NetSpec("frg128", lambda rng, classes: frgnet(rng, 128, classes), 128,
             os.path.join(SHARED_DATA, "anime-faces-64.zip"), "FrgNet128: anime face / non-face, 128x128",
             augment=Augment(rot90=True)),

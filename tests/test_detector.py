@@ -13,16 +13,19 @@ from nanonet.data.normalize import Normalization
 from nanonet.kernels.nms import nms, nms_reference
 from nanonet.kernels.windows import extract_windows, extract_windows_reference
 from nanonet.model import fully_convolutional
-from nets.detector import SlidingWindowDetector, as_rgb
-from nets.frg import frgnet_slim
+from nets.detector import Classifier, SlidingWindowDetector, as_rgb
+from nets.frg import anime12, frgnet_slim
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _slim(seed=0):
-    """An untrained FrgNet64-slim with non-trivial batch-norm statistics."""
+NORM = Normalization(np.full((3, 1, 1), 120.0), np.full((3, 1, 1), 60.0))
+
+
+def _slim(seed=0, build=frgnet_slim):
+    """An untrained net with non-trivial batch-norm statistics."""
     rng = np.random.default_rng(seed)
-    model = frgnet_slim(rng)
+    model = build(rng)
     for _, layer in model.named_layers():
         if isinstance(layer, nn.BatchNorm):
             layer.avg_mean[:] = rng.normal(size=layer.channels) * 0.1
@@ -60,15 +63,28 @@ def test_fully_convolutional_net_scores_every_window_like_the_classifier():
 
 def test_both_methods_score_the_same_windows_alike():
     image = np.random.default_rng(2).integers(0, 256, (150, 200, 3)).astype(np.uint8)
-    norm = Normalization(np.full((3, 1, 1), 120.0), np.full((3, 1, 1), 60.0))
-    fcn = SlidingWindowDetector(_slim(), norm, threshold=0.0)
-    windows = SlidingWindowDetector(_slim(), norm, threshold=0.0, method="windows")
-    b1, s1 = fcn._scan_fcn(image, 64.0)        # at the classifier's own size nothing is resampled
-    b2, s2 = windows._scan_windows(image, 64.0)
+    classifier = Classifier(_slim(), NORM, 0, 64)
+    assert classifier.stride == 16
+    b1, s1 = classifier.scan(image, 64.0, 0.0)  # at the classifier's own size nothing is resampled
+    b2 = classifier.grid(150, 200, 64.0)
     np.testing.assert_allclose(b1, b2)
-    np.testing.assert_allclose(s1, s2, atol=1e-4)
-    boxes, scores = fcn.detect(image)
-    assert boxes.shape[1] == 4 and len(boxes) == len(scores) > 0 and (np.diff(scores) <= 0).all()
+    np.testing.assert_allclose(s1, classifier.face_probability(extract_windows(image, b2, 64)), atol=1e-4)
+    for method in ("fcn", "windows"):
+        boxes, scores = SlidingWindowDetector(classifier, threshold=0.0, method=method).detect(image)
+        assert boxes.shape[1] == 4 and len(boxes) == len(scores) > 0 and (np.diff(scores) <= 0).all()
+
+
+def test_the_cascade_judges_only_what_the_first_stage_lets_through():
+    image = np.random.default_rng(3).integers(0, 256, (120, 160, 3)).astype(np.uint8)
+    first = Classifier(_slim(build=anime12), NORM, 0, 12)
+    assert first.stride == 2
+    detector = SlidingWindowDetector(Classifier(_slim(), NORM, 0, 64), first, threshold=0.0, nms_iou=1.0,
+                                     proposal_threshold=0.0)
+    proposed = np.concatenate([first.scan(image, s, 0.0)[0] for s in detector.window_sizes(120, 160)])
+    boxes, _ = detector.detect(image)
+    assert 0 < len(boxes) <= len(proposed)
+    assert all(np.isclose(proposed, b).all(axis=1).any() for b in boxes)
+    assert len(SlidingWindowDetector(detector.classifier, first, proposal_threshold=1.01).detect(image)[0]) == 0
 
 
 def test_images_of_any_channel_layout():
@@ -79,16 +95,15 @@ def test_images_of_any_channel_layout():
 
 
 def test_no_windows_below_the_minimum_size():
-    detector = SlidingWindowDetector(_slim(), Normalization(0, 1), min_size=48)
+    detector = SlidingWindowDetector(Classifier(_slim(), NORM, 0, 64), min_size=48)
     assert detector.window_sizes(40, 100) == []
     assert detector.detect(np.zeros((40, 100, 3), np.uint8))[0].shape == (0, 4)
 
 
 @pytest.fixture
 def model_file(tmp_path):
-    norm = Normalization(np.full((3, 1, 1), 120.0), np.full((3, 1, 1), 60.0))
     path = tmp_path / "slim.npz"
-    serialize.save(path, _slim(), "frg64s", {"classes": ["face", "nonface"], "input_size": 64}, norm.arrays())
+    serialize.save(path, _slim(), "frg64s", {"classes": ["face", "nonface"], "input_size": 64}, NORM.arrays())
     return path
 
 

@@ -56,11 +56,9 @@ def test_tiny_cnn_learns_on_gpu():
 
 
 def test_detector_on_gpu_matches_cpu():
-    from nanonet.data.normalize import Normalization
-    from nets.detector import SlidingWindowDetector
-    from tests.test_detector import _slim
+    from nets.detector import Classifier, SlidingWindowDetector
+    from tests.test_detector import NORM, _slim
     image = np.random.default_rng(0).integers(0, 256, (150, 200, 3)).astype(np.uint8)
-    norm = Normalization(np.full((3, 1, 1), 120.0), np.full((3, 1, 1), 60.0))
-    cpu = SlidingWindowDetector(_slim(), norm, threshold=0.0).detect(image)
-    gpu = SlidingWindowDetector(_slim().to_gpu(), norm, threshold=0.0).detect(image)
+    cpu = SlidingWindowDetector(Classifier(_slim(), NORM, 0, 64), threshold=0.0).detect(image)
+    gpu = SlidingWindowDetector(Classifier(_slim().to_gpu(), NORM, 0, 64), threshold=0.0).detect(image)
     np.testing.assert_allclose(gpu[1], cpu[1], atol=1e-4)
