@@ -89,11 +89,27 @@ def read_webfaces(folder):
     return images
 
 
-def _lines(path):
+def _blocks(path, zero_row):
+    """Yield (name, rows) from a file of blocks: a name line, a count line, then `count` rows of numbers
+    (WIDER writes one row of zeros for a count of 0: zero_row). Errors name the block's first line."""
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such annotation file")
     with open(path) as f:
-        return [line.strip() for line in f]
+        lines = [line.strip() for line in f]
+    i = 0
+    while i < len(lines):
+        if not lines[i]:
+            i += 1
+            continue
+        name = lines[i]
+        try:
+            count = int(lines[i + 1])
+            taken = max(count, 1) if zero_row else count
+            rows = [list(map(float, lines[i + 2 + k].split())) for k in range(taken)]
+        except (IndexError, ValueError):
+            raise DataError(f"{path}:{i + 1}: expected a face count and {name!r}'s rows after it")
+        yield name, rows[:count]
+        i += 2 + taken
 
 
 def read_fddb(path, image_root, extension=".jpg"):
@@ -101,25 +117,14 @@ def read_fddb(path, image_root, extension=".jpg"):
 
     Each ellipse becomes the axis-aligned box that bounds it.
     """
-    path = os.fspath(path)
-    lines, images, i = _lines(path), [], 0
-    while i < len(lines):
-        if not lines[i]:
-            i += 1
-            continue
-        name, where = lines[i], f"{path}:{i + 1}"
-        try:
-            count = int(lines[i + 1])
-            ellipses = [list(map(float, lines[i + 2 + k].split()[:5])) for k in range(count)]
-        except (IndexError, ValueError):
-            raise DataError(f"{where}: expected a face count and {name!r}'s ellipses after it")
+    images = []
+    for name, rows in _blocks(os.fspath(path), zero_row=False):
         boxes = []
-        for major, minor, angle, cx, cy in ellipses:
+        for major, minor, angle, cx, cy in (row[:5] for row in rows):
             half_w = math.hypot(major * math.sin(angle), minor * math.cos(angle))
             half_h = math.hypot(major * math.cos(angle), minor * math.sin(angle))
             boxes.append([cx - half_w, cy - half_h, 2 * half_w, 2 * half_h])
         images.append(Annotated(os.path.join(image_root, name + extension), np.array(boxes).reshape(-1, 4)))
-        i += 2 + count
     return images
 
 
@@ -127,20 +132,8 @@ def read_wider(path, image_root, skip_invalid=True):
     """A WIDER FACE box file: image path, face count, then `x y w h blur expression illumination invalid
     occlusion pose` per face (a count of 0 is followed by one line of zeros). Faces marked invalid, and
     empty boxes, are dropped unless skip_invalid is False."""
-    path = os.fspath(path)
-    lines, images, i = _lines(path), [], 0
-    while i < len(lines):
-        if not lines[i]:
-            i += 1
-            continue
-        name, where = lines[i], f"{path}:{i + 1}"
-        try:
-            count = int(lines[i + 1])
-            rows = [list(map(float, lines[i + 2 + k].split())) for k in range(max(count, 1))]
-        except (IndexError, ValueError):
-            raise DataError(f"{where}: expected a face count and {name!r}'s boxes after it")
-        boxes = [r[:4] for r in rows[:count]
-                 if not skip_invalid or ((len(r) < 8 or r[7] == 0) and r[2] > 0 and r[3] > 0)]
+    images = []
+    for name, rows in _blocks(os.fspath(path), zero_row=True):
+        boxes = [r[:4] for r in rows if not skip_invalid or ((len(r) < 8 or r[7] == 0) and r[2] > 0 and r[3] > 0)]
         images.append(Annotated(os.path.join(image_root, name), np.array(boxes, dtype=np.float64).reshape(-1, 4)))
-        i += 2 + max(count, 1)
     return images
