@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from nanonet.data.augment import Augment, hflip, rot90
-from nanonet.data.datasets import ArrayDataset, DataError, FolderDataset, ListDataset, open_dataset, split_by_name
+from nanonet.data.datasets import (ArrayDataset, ConcatDataset, DataError, FolderDataset, ListDataset, open_dataset,
+                                   split_by_name)
 from nanonet.data.image import ImageError, read_image
 from nanonet.data.iterator import BatchIterator
 from nanonet.data.normalize import Normalization
@@ -155,3 +156,15 @@ def test_batches_are_the_same_with_and_without_prefetch(folders):
 def test_an_empty_data_set_is_refused():
     with pytest.raises(ValueError, match="empty"):
         BatchIterator(ArrayDataset(np.zeros((1, 2, 2), np.uint8), [0]).subset([]), 2, 2, None)
+
+
+def test_concatenated_data_sets(folders):
+    a = FolderDataset(folders)
+    b = ArrayDataset(np.full((2, 8, 8, 3), 7, np.uint8), [1, 1], a.classes)
+    joined = ConcatDataset([a, b])
+    assert len(joined) == 14 and list(joined.labels[-3:]) == [1, 1, 1]
+    np.testing.assert_array_equal(joined.image(12), b.image(0))
+    np.testing.assert_array_equal(joined.image(3), a.image(3))
+    assert joined.key(13) == "1:1" and joined.name(0) == a.name(0)
+    with pytest.raises(DataError, match="classes differ"):
+        ConcatDataset([a, ArrayDataset(np.zeros((1, 2, 2), np.uint8), [0], ["x", "y"])])

@@ -137,3 +137,16 @@ def test_ctrl_c_saves_and_resume_continues(tmp_path):
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert serialize.read(out / "last.npz").meta["training"]["epoch"] == state["epoch"] + 1
+
+
+def test_hard_negatives_join_the_training_set(tmp_path):
+    from tests.test_detector import NORM, _slim
+    model = tmp_path / "first.npz"
+    serialize.save(model, _slim(), "frg64s", {"classes": ["face", "nonface"], "input_size": 64}, NORM.arrays())
+    data = class_folders(tmp_path / "set", per_class=8, size=64)
+    args = ["--net", "frg64s", "--data", str(data), "--val", "0.3", "--fast"]
+    plain, mining = _train_py(*args), _train_py(*args, "--hard-negatives", str(model))
+    assert mining.returncode == 0, mining.stderr
+    mined = int(mining.stdout.split("mined ")[1].split()[0])
+    training = lambda result: int(result.stdout.split(" training")[0].split()[-1])  # noqa: E731
+    assert mined > 0 and training(mining) == training(plain) + mined
