@@ -16,6 +16,7 @@ from nanonet.data.datasets import ArrayDataset, ConcatDataset, DataError, open_d
 from nanonet.data.image import ImageError
 from nanonet.data.iterator import BatchIterator
 from nanonet.data.normalize import Normalization
+from nanonet.progress import Progress
 from nanonet.training import Trainer
 from nets import registry
 
@@ -59,7 +60,13 @@ def with_hard_negatives(train_set, model_path, size, seed, scenes):
     face = train_set.classes.index("face")
     detector = nets.load(model_path, threshold=0.5, nms_iou=0.5)
     composed = compose_scenes(train_set, scenes, np.random.default_rng([seed, 1]), face_class=face)
-    crops = detection.hard_negatives(composed, lambda image: detector.detect(image)[0], size)
+    bar = Progress(scenes, "mining hard negatives", unit="scene")
+
+    def propose(image):
+        bar.update(1)
+        return detector.detect(image)[0]
+    crops = detection.hard_negatives(composed, propose, size)
+    bar.close()
     print(f"mined {len(crops)} hard negatives with {model_path} in {scenes} composed scenes")
     labels = np.full(len(crops), 1 - face, dtype=np.int64)
     return ConcatDataset([train_set, ArrayDataset(crops, labels, train_set.classes)])
