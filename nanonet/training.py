@@ -1,8 +1,9 @@
 """The training loop: epochs of steps, validation, metrics.jsonl, curves.png, and checkpoints.
 
-Checkpoints (last.npz after every epoch and on Ctrl-C, best.npz at the best validation score) are model
-files: the model's arrays, its normalisation and metadata, plus the optimizer's slots under `extra/opt/`
-and the loop's position, history and dropout generators under meta["training"]. Resuming from one
+Checkpoints are model files: the model's arrays, its normalisation and metadata, and the loop's position,
+history and dropout generators under meta["training"]. last.npz (after every epoch and on Ctrl-C) also
+holds the optimizer's slots under `extra/opt/`, for resuming; best.npz (at the best validation score) is
+for inference and leaves them out. Resuming from one
 continues exactly: the data order and augmentation are functions of (seed, epoch, sample), so the resumed
 run ends with the same weights as one never interrupted.
 """
@@ -111,7 +112,7 @@ class Trainer:
             self._plot()
             self._checkpoint("last.npz")
             if improved:
-                self._checkpoint("best.npz")
+                self._checkpoint("best.npz", optimizer=False)
 
     def validate(self):
         """Mean loss (and metric) over the validation batches, in evaluation mode."""
@@ -150,14 +151,15 @@ class Trainer:
         return {name: layer for name, layer in self.model.named_layers()
                 if isinstance(getattr(layer, "rng", None), np.random.Generator)}
 
-    def _checkpoint(self, filename):
+    def _checkpoint(self, filename, optimizer=True):
+        """Write the model and the loop's state; optimizer=False for a file meant for inference only."""
         if not self.out_dir:
             return
         info = self.save_info
         training = {"epoch": self.epoch, "batch": self.batch, "best": self.best, "history": self.history,
                     "sums": self.sums.state(), "epochs": self.epochs,
                     "generators": {n: layer.rng.bit_generator.state for n, layer in self._generators().items()}}
-        extra = {f"opt/{k}": np.asarray(v) for k, v in self.optimizer.state().items()}
+        extra = {f"opt/{k}": np.asarray(v) for k, v in self.optimizer.state().items()} if optimizer else {}
         serialize.save(os.path.join(self.out_dir, filename), self.model, info["arch"], info.get("config"),
                        info.get("normalization"), {**info.get("meta", {}), "training": training}, extra)
 

@@ -22,6 +22,13 @@ from tests.test_annotations import webfaces_folder
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _umask():
+    import os
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _setup(out_dir, init_seed=0, seed=0):
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 2, 48)
@@ -48,6 +55,8 @@ def test_a_run_writes_metrics_curves_and_checkpoints(tmp_path):
     assert {"train_loss", "train_acc", "val_loss", "val_acc", "images_per_s"} <= set(records[0])
     last = serialize.read(tmp_path / "last.npz")
     assert last.meta["training"]["epoch"] == 3 and "opt/t" in last.extra
+    assert serialize.read(tmp_path / "best.npz").extra == {}  # for inference: no optimizer slots
+    assert oct((tmp_path / "best.npz").stat().st_mode & 0o777) == oct(0o666 & ~_umask())
 
 
 @pytest.mark.parametrize("stop_at", [3, 5, 11])  # mid-epoch, at an epoch's end, in the last epoch
