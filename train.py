@@ -18,7 +18,9 @@ from nanonet.data.iterator import BatchIterator
 from nanonet.data.normalize import Normalization
 from nanonet.progress import Progress
 from nanonet.training import Trainer
+import nets
 from nets import registry
+from nets.scenes import compose_scenes
 
 FAST_BATCHES = 2
 FAST_IMAGES = 8  # annotated images a --fast run cuts its detection samples from
@@ -50,14 +52,18 @@ def detection_sets(spec, path, val, seed, fast):
                  for ims in (train_images, val_images))
 
 
-def with_hard_negatives(train_set, model_path, size, seed, scenes):
+def with_hard_negatives(train_set, model_path, size, seed, scenes, cache=None):
     """train_set plus the crops that the detector of `model_path` wrongly accepts in scenes composed from
-    train_set's own crops (so the validation images stay unseen)."""
-    import nets
-    from nets.scenes import compose_scenes
+    train_set's own crops (so the validation images stay unseen). `cache` keeps them for --resume."""
     if "face" not in train_set.classes or len(train_set.classes) != 2:
         raise DataError(f"--hard-negatives needs face / non-face data, not classes {train_set.classes}")
     face = train_set.classes.index("face")
+    labels = lambda n: np.full(n, 1 - face, dtype=np.int64)  # noqa: E731
+    if cache and os.path.exists(cache):
+        with np.load(cache, allow_pickle=False) as f:
+            crops = f["crops"]
+        print(f"{len(crops)} hard negatives from {cache}")
+        return ConcatDataset([train_set, ArrayDataset(crops, labels(len(crops)), train_set.classes)])
     detector = nets.load(model_path, threshold=0.5, nms_iou=0.5)
     composed = compose_scenes(train_set, scenes, np.random.default_rng([seed, 1]), face_class=face)
     bar = Progress(scenes, "mining hard negatives", unit="scene")
@@ -68,8 +74,10 @@ def with_hard_negatives(train_set, model_path, size, seed, scenes):
     crops = detection.hard_negatives(composed, propose, size)
     bar.close()
     print(f"mined {len(crops)} hard negatives with {model_path} in {scenes} composed scenes")
-    labels = np.full(len(crops), 1 - face, dtype=np.int64)
-    return ConcatDataset([train_set, ArrayDataset(crops, labels, train_set.classes)])
+    if cache:
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        serialize.atomic_write(cache, lambda f: np.savez(f, crops=crops))
+    return ConcatDataset([train_set, ArrayDataset(crops, labels(len(crops)), train_set.classes)])
 
 
 def _fraction(val):
@@ -133,7 +141,8 @@ def main(argv=None):
             train_set, val_set = classification_sets(data_path, args.val)
         if args.hard_negatives:
             train_set = with_hard_negatives(train_set, args.hard_negatives, spec.input_size, args.seed,
-                                            2 if args.fast else args.mine_scenes)
+                                            2 if args.fast else args.mine_scenes,
+                                            cache=out and os.path.join(out, "hard_negatives.npz"))
         if list(val_set.classes) != list(train_set.classes):
             raise DataError(f"validation classes {val_set.classes} differ from training classes {train_set.classes}")
         if len(train_set) == 0 or len(val_set) == 0:
