@@ -8,8 +8,9 @@ Three ways to score them:
 - "windows": the same windows are cut and resized into one batch by a numba kernel and classified as
   crops (the slow reference for "fcn": both score a window alike);
 - "cascade" (the default when a first stage is given): a 12x12 net scans the pyramid fully
-  convolutionally at a fifth of the resolution, and only the windows it lets through (after suppressing
-  their overlaps above 0.5) are cut out and judged by the 64x64 classifier, in one batch.
+  convolutionally at a fifth of the resolution, and only the windows it lets through (at least
+  `proposal_threshold`, overlaps above `proposal_iou` suppressed) are cut out and judged by the 64x64
+  classifier, in one batch.
 Windows scoring at least `threshold` are kept; a window may be asked to have `min_neighbors` others
 overlapping it (IoU above `group_iou`, as OpenCV's cascades group theirs); then overlaps above `nms_iou`
 are suppressed, best first.
@@ -79,10 +80,10 @@ class Classifier:
 
 
 class SlidingWindowDetector:
-    proposal_iou = 0.5   # overlaps among first-stage windows suppressed before the second stage
+    """Defaults tuned on composed scenes of held-out crops (benchmarks/bench_anime.py)."""
 
-    def __init__(self, classifier, first_stage=None, min_size=48, threshold=0.9, nms_iou=0.3, scale_step=1.25,
-                 method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.5):
+    def __init__(self, classifier, first_stage=None, min_size=48, threshold=0.7, nms_iou=0.3, scale_step=1.25,
+                 method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.5, proposal_iou=0.7):
         method = method or ("cascade" if first_stage else "fcn")
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
@@ -90,7 +91,8 @@ class SlidingWindowDetector:
             raise ValueError("the cascade method needs a first-stage net")
         self.classifier, self.first_stage, self.method = classifier, first_stage, method
         self.min_size, self.threshold, self.nms_iou, self.scale_step = min_size, threshold, nms_iou, scale_step
-        self.min_neighbors, self.group_iou, self.proposal_threshold = min_neighbors, group_iou, proposal_threshold
+        self.min_neighbors, self.group_iou = min_neighbors, group_iou
+        self.proposal_threshold, self.proposal_iou = proposal_threshold, proposal_iou
 
     def predict_proba(self, crops):
         """Face probability of each uint8 (N, 64, 64, 3) crop."""
