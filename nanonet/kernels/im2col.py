@@ -66,80 +66,78 @@ def _batch_inner(col):
     return col.strides[0] < col.strides[1]
 
 
+@njit(inline="always")
+def _read_tap(plane, tap, i, j, sy, sx, ph, pw):
+    """tap[oy, ox] = plane[oy * sy + i - ph, ox * sx + j - pw], zero outside the plane."""
+    h, w = plane.shape
+    oh, ow = tap.shape
+    for oy in range(oh):
+        iy = oy * sy + i - ph
+        inside_y = 0 <= iy < h
+        for ox in range(ow):
+            ix = ox * sx + j - pw
+            tap[oy, ox] = plane[iy, ix] if inside_y and 0 <= ix < w else 0
+
+
+@njit(inline="always")
+def _add_tap(tap, plane, i, j, sy, sx, ph, pw):
+    """plane[oy * sy + i - ph, ox * sx + j - pw] += tap[oy, ox] wherever that lies inside the plane."""
+    h, w = plane.shape
+    oh, ow = tap.shape
+    for oy in range(oh):
+        iy = oy * sy + i - ph
+        if iy < 0 or iy >= h:
+            continue
+        for ox in range(ow):
+            ix = ox * sx + j - pw
+            if 0 <= ix < w:
+                plane[iy, ix] += tap[oy, ox]
+
+
 @njit(parallel=True, cache=True)
 def _im2col_cpu(x, kh, kw, sy, sx, ph, pw, col):
-    n, c, h, w = x.shape
-    oh, ow = col.shape[4:]
+    """col: (N, C, kh, kw, oh, ow); a thread fills one (image, channel) plane's taps."""
+    n, c = x.shape[:2]
     for nc in prange(n * c):
         b, ch = nc // c, nc % c
         for i in range(kh):
             for j in range(kw):
-                for oy in range(oh):
-                    iy = oy * sy + i - ph
-                    inside_y = 0 <= iy < h
-                    for ox in range(ow):
-                        ix = ox * sx + j - pw
-                        if inside_y and 0 <= ix < w:
-                            col[b, ch, i, j, oy, ox] = x[b, ch, iy, ix]
-                        else:
-                            col[b, ch, i, j, oy, ox] = 0
+                _read_tap(x[b, ch], col[b, ch, i, j], i, j, sy, sx, ph, pw)
 
 
 @njit(parallel=True, cache=True)
 def _col2im_cpu(col, h, w, sy, sx, ph, pw):
-    n, c, kh, kw, oh, ow = col.shape
+    """col: (N, C, kh, kw, oh, ow); a thread owns one output plane, so no write races."""
+    n, c, kh, kw = col.shape[:4]
     x = np.zeros((n, c, h, w), dtype=col.dtype)
-    for nc in prange(n * c):  # one thread owns a whole plane: no write races
+    for nc in prange(n * c):
         b, ch = nc // c, nc % c
         for i in range(kh):
             for j in range(kw):
-                for oy in range(oh):
-                    iy = oy * sy + i - ph
-                    if iy < 0 or iy >= h:
-                        continue
-                    for ox in range(ow):
-                        ix = ox * sx + j - pw
-                        if 0 <= ix < w:
-                            x[b, ch, iy, ix] += col[b, ch, i, j, oy, ox]
+                _add_tap(col[b, ch, i, j], x[b, ch], i, j, sy, sx, ph, pw)
     return x
 
 
 @njit(parallel=True, cache=True)
 def _im2col_batch_inner_cpu(x, kh, kw, sy, sx, ph, pw, col):
-    """col: (C, kh, kw, N, oh, ow)."""
-    n, c, h, w = x.shape
-    oh, ow = col.shape[4:]
+    """col: (C, kh, kw, N, oh, ow); a thread fills one tap for the whole batch, contiguous memory."""
+    n, c = x.shape[:2]
     for tap in prange(c * kh * kw):
         ch, i, j = tap // (kh * kw), tap // kw % kh, tap % kw
         for b in range(n):
-            for oy in range(oh):
-                iy = oy * sy + i - ph
-                inside_y = 0 <= iy < h
-                for ox in range(ow):
-                    ix = ox * sx + j - pw
-                    if inside_y and 0 <= ix < w:
-                        col[ch, i, j, b, oy, ox] = x[b, ch, iy, ix]
-                    else:
-                        col[ch, i, j, b, oy, ox] = 0
+            _read_tap(x[b, ch], col[ch, i, j, b], i, j, sy, sx, ph, pw)
 
 
 @njit(parallel=True, cache=True)
 def _col2im_batch_inner_cpu(col, h, w, sy, sx, ph, pw):
-    """col: (C, kh, kw, N, oh, ow)."""
-    c, kh, kw, n, oh, ow = col.shape
+    """col: (C, kh, kw, N, oh, ow); a thread owns one channel of the output, so no write races."""
+    c, kh, kw, n = col.shape[:4]
     x = np.zeros((n, c, h, w), dtype=col.dtype)
-    for ch in prange(c):  # one thread owns a whole channel: no write races
+    for ch in prange(c):
         for i in range(kh):
             for j in range(kw):
                 for b in range(n):
-                    for oy in range(oh):
-                        iy = oy * sy + i - ph
-                        if iy < 0 or iy >= h:
-                            continue
-                        for ox in range(ow):
-                            ix = ox * sx + j - pw
-                            if 0 <= ix < w:
-                                x[b, ch, iy, ix] += col[ch, i, j, b, oy, ox]
+                    _add_tap(col[ch, i, j, b], x[b, ch], i, j, sy, sx, ph, pw)
     return x
 
 
