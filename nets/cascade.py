@@ -7,8 +7,9 @@ second convolution too, which shrinks its dense layer from 5.3M to 1.3M weights,
 ship in under 20 MB.
 """
 import nanonet as nn
+from nanonet.data.detection import CALIBRATION_PATTERNS
 
-CALIBRATION_CLASSES = 45
+CALIBRATION_CLASSES = len(CALIBRATION_PATTERNS)  # 45: five scales times three x and three y offsets
 
 
 def _trunk12(rng):

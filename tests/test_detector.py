@@ -142,3 +142,14 @@ def test_detect_py_reports_bad_images_and_goes_on(tmp_path, model_file):
 def test_detect_py_refuses_unknown_or_missing_models(tmp_path, model):
     result = _detect(ROOT / "examples" / "astronaut.jpg", "--model", model)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_neighbour_counts_match_brute_force():
+    from nanonet.data.detection import iou
+    from nanonet.kernels.nms import neighbours
+    rng = np.random.default_rng(4)
+    boxes = np.concatenate([rng.uniform(0, 60, (80, 2)), rng.uniform(5, 30, (80, 1)).repeat(2, 1)], 1)
+    expected = [int((iou(b, np.delete(boxes, i, 0)) > 0.3).sum()) for i, b in enumerate(boxes)]
+    np.testing.assert_array_equal(neighbours(boxes, 0.3), expected)
+    lonely = SlidingWindowDetector(Classifier(_slim(), NORM, 0, 64), threshold=0.0, min_neighbors=10 ** 6)
+    assert len(lonely.detect(np.zeros((64, 64, 3), np.uint8))[0]) == 0

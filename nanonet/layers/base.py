@@ -106,10 +106,6 @@ class Layer:
         """Cast every floating array (float64 for gradient checks). Returns self."""
         return self._map_arrays(lambda a: a.astype(dtype) if a.dtype.kind == "f" else a)
 
-    def zero_grads(self):
-        for _, p in self.named_params():
-            p.grad = None
-
     def __repr__(self):
         args = ", ".join(f"{k}={v}" for k, v in self.config().items())
         return f"{type(self).__name__}({args})"
