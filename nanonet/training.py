@@ -102,9 +102,9 @@ class Trainer:
             record.update(self.validate())
         self.history.append(record)
         self.log(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
-        improved = self._is_better(record)
+        improved = self.best is None or self._score(record) > self.best
         if improved:
-            self.best = record.get("val_acc", -record.get("val_loss", -record["train_loss"]))
+            self.best = self._score(record)
         self.epoch, self.batch, self.sums = self.epoch + 1, 0, _Sums()
         if self.out_dir:
             with open(os.path.join(self.out_dir, "metrics.jsonl"), "a") as f:
@@ -128,9 +128,10 @@ class Trainer:
             out["val_acc"] = sums.mean_score()
         return out
 
-    def _is_better(self, record):
-        score = record.get("val_acc", -record.get("val_loss", -record["train_loss"]))
-        return self.best is None or score > self.best
+    @staticmethod
+    def _score(record):
+        """Higher is better: validation accuracy, else minus the validation loss, else minus the training loss."""
+        return record.get("val_acc", -record.get("val_loss", -record["train_loss"]))
 
     # -- stopping, saving, resuming ---------------------------------------------------------------------
 

@@ -209,14 +209,18 @@ def open_dataset(path):
     raise DataError(f"{path}: no such data set")
 
 
-def split_by_name(dataset, fraction):
-    """(train, val) subsets: a file is in val when a hash of its key falls below `fraction`.
+def held_out(names, fraction):
+    """Bool array: True for each name whose hash falls below `fraction`, the validation share.
 
     The split depends on the names alone, not on a seed or on the order of listing, so every run, and every
     net trained on the same files, holds out the same images.
     """
     if not 0 < fraction < 1:
         raise DataError(f"validation fraction must lie in (0, 1), got {fraction}")
-    key = np.array([zlib.crc32(dataset.key(i).encode()) % 10000 for i in range(len(dataset))])
-    val = key < fraction * 10000
+    return np.array([zlib.crc32(name.encode()) % 10000 < fraction * 10000 for name in names], dtype=bool)
+
+
+def split_by_name(dataset, fraction):
+    """(train, val) subsets of `dataset`, held out by the hash of each file's key (see held_out)."""
+    val = held_out([dataset.key(i) for i in range(len(dataset))], fraction)
     return dataset.subset(np.flatnonzero(~val)), dataset.subset(np.flatnonzero(val))

@@ -10,12 +10,11 @@ Windows are cut and resized by crop() and kept in memory (materialize), so that 
 import concurrent.futures
 import itertools
 import os
-import zlib
 
 import cv2
 import numpy as np
 
-from nanonet.data.datasets import ArrayDataset
+from nanonet.data.datasets import ArrayDataset, held_out
 from nanonet.data.image import read_image
 
 CALIBRATION_SCALES = (0.83, 0.91, 1.0, 1.10, 1.21)
@@ -130,7 +129,7 @@ def hard_negatives(scenes, propose, size, max_iou=0.3):
 def split_images(images, fraction):
     """(train, val) lists of Annotated: an image is held out when a hash of its file name falls below
     `fraction`, so every stage of a cascade holds out the same images."""
-    val = [zlib.crc32(os.path.basename(a.path).encode()) % 10000 < fraction * 10000 for a in images]
+    val = held_out([os.path.basename(a.path) for a in images], fraction)
     return [a for a, v in zip(images, val) if not v], [a for a, v in zip(images, val) if v]
 
 
