@@ -13,7 +13,7 @@ from nanonet.backend import BackendError, use_device
 from nanonet.data import detection
 from nanonet.data.annotations import read_webfaces
 from nanonet.data.datasets import ArrayDataset, ConcatDataset, DataError, open_dataset, split_by_name
-from nanonet.data.image import ImageError
+from nanonet.data.image import ImageError, read_image
 from nanonet.data.iterator import BatchIterator
 from nanonet.data.normalize import Normalization
 from nanonet.progress import Progress
@@ -35,7 +35,8 @@ def classification_sets(path, val):
 
 
 def detection_sets(spec, path, val, seed, fast):
-    """(train, val) crops for a cascade net, cut from annotated images held apart by file name."""
+    """(train, val) crops for a cascade net, cut from annotated images held apart by file name, and the
+    training images (Annotated)."""
     images = read_webfaces(path)
     train_images, val_images = (images, read_webfaces(val)) if os.path.exists(val) else \
         detection.split_images(images, _fraction(val))
@@ -43,13 +44,38 @@ def detection_sets(spec, path, val, seed, fast):
         train_images, val_images = train_images[:FAST_IMAGES], val_images[:FAST_IMAGES]
     if spec.samples == "faces":
         classes = detection.FACE_CLASSES
-        make = lambda ims, rng: detection.face_samples(ims, rng)  # noqa: E731
+        make = lambda ims, rng: detection.face_samples(ims, rng, jitters=spec.per_face)  # noqa: E731
     else:
         classes = detection.CALIBRATION_CLASSES
-        make = lambda ims, rng: detection.calibration_samples(ims)  # noqa: E731
+        make = lambda ims, rng: detection.calibration_samples(ims, rng, spec.per_face)  # noqa: E731
     rng = np.random.default_rng(seed)
-    return tuple(detection.materialize(ims, make(ims, rng), spec.input_size, classes)
-                 for ims in (train_images, val_images))
+    train, val = (detection.materialize(ims, make(ims, rng), spec.input_size, classes)
+                  for ims in (train_images, val_images))
+    return train, val, train_images
+
+
+def with_cascade_negatives(train_set, model_paths, images, size, seed, per_image, cache=None):
+    """train_set plus the windows that the cascade's earlier stages (model_paths: net12,cal12[,net24,cal24])
+    accept in the training images away from every annotated face, at most per_image of each image."""
+    if cache and os.path.exists(cache):
+        with np.load(cache, allow_pickle=False) as f:
+            crops = f["crops"]
+        print(f"{len(crops)} hard negatives from {cache}")
+    else:
+        detector = nets.load_cascade(model_paths)
+        rng = np.random.default_rng([seed, 2])
+        bar = Progress(len(images), "mining hard negatives", unit="image")
+
+        def propose(image):
+            bar.update(1)
+            windows = detector.detect(image)[0]
+            return windows[np.sort(rng.permutation(len(windows))[:per_image])]
+        crops = detection.hard_negatives(((read_image(a.path), a.boxes) for a in images), propose, size)
+        bar.close()
+        print(f"mined {len(crops)} hard negatives with {len(model_paths) // 2} cascade stages in {len(images)} images")
+        _cache(cache, crops)
+    labels = np.full(len(crops), detection.NONFACE, dtype=np.int64)
+    return ConcatDataset([train_set, ArrayDataset(crops, labels, train_set.classes)])
 
 
 def with_hard_negatives(train_set, model_path, size, seed, scenes, cache=None):
@@ -74,10 +100,14 @@ def with_hard_negatives(train_set, model_path, size, seed, scenes, cache=None):
     crops = detection.hard_negatives(composed, propose, size)
     bar.close()
     print(f"mined {len(crops)} hard negatives with {model_path} in {scenes} composed scenes")
-    if cache:
-        os.makedirs(os.path.dirname(cache), exist_ok=True)
-        serialize.atomic_write(cache, lambda f: np.savez(f, crops=crops))
+    _cache(cache, crops)
     return ConcatDataset([train_set, ArrayDataset(crops, labels(len(crops)), train_set.classes)])
+
+
+def _cache(path, crops):
+    if path:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        serialize.atomic_write(path, lambda f: np.savez(f, crops=crops))
 
 
 def _fraction(val):
@@ -89,7 +119,8 @@ def _fraction(val):
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--net", required=True, help=f"one of: {', '.join(registry.NETS)}")
+    p.add_argument("--net", required=True,
+                   help=f"one of: {', '.join(registry.NETS)}; or cascade, for the six cascade nets in turn")
     p.add_argument("--data", help="folder of class folders, .zip of them, or list file (default: the net's own)")
     p.add_argument("--val", default="0.1", help="validation data path, or the fraction of --data to hold out")
     p.add_argument("--gpu", type=int, default=-1, metavar="N", help="GPU number, -1 for the CPU (default)")
@@ -106,9 +137,13 @@ def parse_args(argv):
     p.add_argument("--fast", action="store_true",
                    help="smoke test: CPU, a couple of batches and one validation, nothing written")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images with a warning")
-    p.add_argument("--hard-negatives", metavar="MODEL",
-                   help="add as non-faces the windows this trained model wrongly accepts in composed scenes")
+    p.add_argument("--hard-negatives", metavar="MODEL[,MODEL...]",
+                   help="add as non-faces the windows that a trained model wrongly accepts in composed scenes; "
+                        "for the cascade's 24- and 48-nets, the earlier stages' model files (net12,cal12[,net24,"
+                        "cal24]), which are run over the training images")
     p.add_argument("--mine-scenes", type=int, default=400, help="composed scenes to mine (default 400)")
+    p.add_argument("--mine-per-image", type=int, default=20,
+                   help="cascade mining: hard negatives kept from each training image (default 20)")
     return p.parse_args(argv)
 
 
@@ -119,9 +154,38 @@ def build_optimizer(name, lr, momentum, weight_decay):
     return cls(lr=lr, weight_decay=weight_decay)
 
 
+def train_cascade(args, argv):
+    """--net cascade: the six nets in order, in OUT/NAME (default runs/cascade/NAME), each 24- and 48-net on
+    the hard negatives of the stages before it. A stage already in its folder is resumed (a finished one
+    returns at once), so an interrupted cascade continues with the same command."""
+    root = args.out or os.path.join("runs", "cascade")
+    shared, skip = [], False
+    for token in argv:   # the options every stage shares: all but --net, --out and --resume
+        if skip or token == "--resume" or token.startswith(("--net=", "--out=")):
+            skip = False
+            continue
+        skip = token in ("--net", "--out")
+        if not skip:
+            shared.append(token)
+    for k, name in enumerate(nets.CASCADE_STAGES):
+        out = os.path.join(root, name)
+        stage = shared + ["--net", name] + ([] if args.fast else ["--out", out])
+        if name.startswith("net") and k and not args.fast:
+            stage += ["--hard-negatives", ",".join(os.path.join(root, n, "best.npz") for n in nets.CASCADE_STAGES[:k])]
+        if os.path.exists(os.path.join(out, "last.npz")) and not args.fast:
+            stage.append("--resume")
+        print(f"== {name}: python train.py {shlex.join(stage)}", flush=True)
+        code = main(stage)
+        if code:
+            return code
+    return 0
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if args.net == "cascade":
+        return train_cascade(args, argv)
     try:
         spec = registry.get(args.net)
         settings = {k: getattr(args, k) if getattr(args, k) is not None else getattr(spec, k)
@@ -135,14 +199,20 @@ def main(argv=None):
         xp = use_device(-1 if args.fast else args.gpu)
 
         data_path = args.data or spec.data
+        cache = out and os.path.join(out, "hard_negatives.npz")
         if spec.samples:
-            train_set, val_set = detection_sets(spec, data_path, args.val, args.seed, args.fast)
+            train_set, val_set, train_images = detection_sets(spec, data_path, args.val, args.seed, args.fast)
         else:
             train_set, val_set = classification_sets(data_path, args.val)
-        if args.hard_negatives:
+        if args.hard_negatives and spec.samples:
+            if spec.samples != "faces":
+                raise DataError(f"--hard-negatives: {args.net} is a calibration net; it learns from faces alone")
+            train_set = with_cascade_negatives(train_set, args.hard_negatives.split(","), train_images,
+                                               spec.input_size, args.seed, args.mine_per_image, cache)
+        elif args.hard_negatives:
             train_set = with_hard_negatives(train_set, args.hard_negatives, spec.input_size, args.seed,
                                             2 if args.fast else args.mine_scenes,
-                                            cache=out and os.path.join(out, "hard_negatives.npz"))
+                                            cache=cache)
         if list(val_set.classes) != list(train_set.classes):
             raise DataError(f"validation classes {val_set.classes} differ from training classes {train_set.classes}")
         if len(train_set) == 0 or len(val_set) == 0:

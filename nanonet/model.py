@@ -77,29 +77,39 @@ class Concat(Layer):
         return f"Concat(axis={self.axis},\n" + "\n".join(lines) + "\n)"
 
 
-def fully_convolutional(model, input_shape):
-    """A Sequential that evaluates classifier `model` at every position of an input larger than
-    `input_shape` (C, H, W), for inference.
+def fully_convolutional(model, input_shape, every=1):
+    """A Sequential that evaluates classifier `model` at every position (or every `every`-th, in each
+    direction) of an input larger than `input_shape` (C, H, W), for inference.
 
-    The first Linear, which reads a (c, h, w) map, becomes an h x w convolution with the same weights;
+    The first Linear, which reads a (c, h, w) map, becomes an h x w convolution with the same weights and
+    stride `every`;
     later Linears become 1x1 convolutions; Flatten and Dropout (identities in evaluation) are left out.
-    Other layers are shared with `model`. Output (N, classes, gh, gw): cell (i, j) is the classifier's
-    output for the input window whose corner is (i, j) times the net's total stride.
+    Other layers are shared with `model`; nested Sequentials are flattened. Output (N, classes, gh, gw):
+    cell (i, j) is the classifier's output for the input window whose corner is (i, j) times the net's
+    total stride.
     """
     x = model.xp.zeros((1,) + tuple(input_shape), dtype=np.float32)  # on the model's device
-    layers = []
-    for layer in model.layers:
+    layers, first = [], True
+    for layer in _chain(model):
         if isinstance(layer, (Flatten, Dropout)):
             continue
         if isinstance(layer, Linear):
             c, h, w = x.shape[1:] if x.ndim == 4 else (x.shape[1], 1, 1)
-            conv = Conv2D(c, layer.out_size, (h, w), nobias=layer.b is None, rng=np.random.default_rng(0),
-                          dtype=layer.W.data.dtype)
+            conv = Conv2D(c, layer.out_size, (h, w), stride=every if first else 1, nobias=layer.b is None,
+                          rng=np.random.default_rng(0), dtype=layer.W.data.dtype)
             conv.W.data = layer.W.data.reshape(layer.out_size, c, h, w)
             if layer.b is not None:
                 conv.b.data = layer.b.data
-            layer = conv
+            layer, first = conv, False
             x = x.reshape(1, c, h, w)
         x = layer.forward(x)
         layers.append(layer)
     return Sequential(*layers)
+
+
+def _chain(model):
+    """The layers of a Sequential, nested Sequentials opened; a branched model has no single chain."""
+    for layer in model.layers:
+        if isinstance(layer, Concat):
+            raise ValueError("a model with parallel branches (Concat) cannot be made fully convolutional")
+        yield from _chain(layer) if isinstance(layer, Sequential) else [layer]

@@ -1,4 +1,4 @@
-"""Face models and detectors built on nanonet: nets.load("anime") gives a ready detector."""
+"""Face models and detectors built on nanonet: nets.load("face") or nets.load("anime") gives a ready detector."""
 import os
 
 import numpy as np
@@ -7,39 +7,58 @@ from nanonet.backend import use_device
 from nanonet.serialize import ModelFileError
 
 WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
-SHIPPED = {"anime": ("anime.npz", "anime12.npz")}   # the classifier, then its first stage
-DETECTORS = ("face", "anime")
+CASCADE_STAGES = ("net12", "cal12", "net24", "cal24", "net48", "cal48")
+SHIPPED = {"face": tuple(f"face-{name}.npz" for name in CASCADE_STAGES),   # the CNN cascade's six nets
+           "anime": ("anime.npz", "anime12.npz")}                        # the classifier, then its first stage
+DETECTORS = tuple(SHIPPED)
 
 
-def load(name="anime", gpu=-1, **options):
-    """A detector: "anime" (FrgNet64-slim behind a 12x12 first stage), or the path of a model file that
-    train.py wrote for a face / non-face net (used alone). `options` go to SlidingWindowDetector (min_size,
-    threshold, nms_iou, scale_step, method, min_neighbors, proposal_threshold). Its .detect(image)
+def load(name="face", gpu=-1, **options):
+    """A detector: "face" (the CNN cascade of Li et al.), "anime" (FrgNet64-slim behind a 12x12 first stage),
+    or the path of a model file that train.py wrote for a face / non-face net (used alone). `options` go
+    to CascadeDetector or SlidingWindowDetector (min_size, threshold, nms_iou, ...). Its .detect(image)
     returns (boxes (K, 4) as x, y, w, h, scores (K,))."""
     from nets.detector import SlidingWindowDetector
-    if name == "face":
-        raise ModelFileError("the 'face' detector (the CNN cascade of Li et al.) is not trained and shipped yet; "
-                             "use --model anime or a model file")
     if name in SHIPPED:
         paths = [os.path.join(WEIGHTS, f) for f in SHIPPED[name]]
         for path in paths:
             if not os.path.exists(path):
                 raise ModelFileError(f"no trained '{name}' model is shipped: {path} is missing")
+        if name == "face":
+            return load_cascade(paths, gpu, **options)
     elif os.path.exists(name):
         paths = [name]
     else:
         raise ModelFileError(f"{name}: neither a detector ({', '.join(DETECTORS)}) nor a model file")
     xp = use_device(gpu)
-    classifier, *first = [_classifier(path, xp) for path in paths]
+    classifier, *first = [_net(path, xp, "face") for path in paths]
     return SlidingWindowDetector(classifier, first[0] if first else None, **options)
 
 
-def _classifier(path, xp):
-    from nets.detector import Classifier
+def load_cascade(paths, gpu=-1, **options):
+    """A CascadeDetector from the model files of its first 2, 4 or all 6 nets, in CASCADE_STAGES order."""
+    from nets.cascade_detector import CascadeDetector
+    if len(paths) not in (2, 4, 6):
+        raise ModelFileError(f"a cascade takes 2, 4 or 6 model files ({', '.join(CASCADE_STAGES)}), "
+                             f"got {len(paths)}")
+    xp = use_device(gpu)
+    kinds = ["face" if name.startswith("net") else "calibration" for name in CASCADE_STAGES]
+    return CascadeDetector(*[_net(path, xp, kind) for path, kind in zip(paths, kinds)], **options)
+
+
+def _net(path, xp, kind):
+    """A Classifier ("face") or a calibration Net ("calibration") from a model file, on xp's device."""
+    from nanonet.data.detection import CALIBRATION_CLASSES
+    from nets.detector import Classifier, Net
     from nets.registry import load_model
     model, normalization, f = load_model(path)
-    if "face" not in f.config["classes"] or len(f.config["classes"]) != 2:
-        raise ModelFileError(f"{path}: not a face / non-face classifier ({f.arch}, classes {f.config['classes']})")
+    classes = f.config["classes"]
+    if kind == "face" and ("face" not in classes or len(classes) != 2):
+        raise ModelFileError(f"{path}: not a face / non-face classifier ({f.arch}, classes {classes[:4]})")
+    if kind == "calibration" and list(classes) != CALIBRATION_CLASSES:
+        raise ModelFileError(f"{path}: not a calibration net of the 45 patterns ({f.arch})")
     if xp is not np:
         model.to_gpu()
-    return Classifier(model, normalization, f.config["classes"].index("face"), f.config["input_size"])
+    if kind == "face":
+        return Classifier(model, normalization, classes.index("face"), f.config["input_size"])
+    return Net(model, normalization, f.config["input_size"], len(classes))

@@ -15,6 +15,8 @@ Windows scoring at least `threshold` are kept; a window may be asked to have `mi
 overlapping it (IoU above `group_iou`, as OpenCV's cascades group theirs); then overlaps above `nms_iou`
 are suppressed, best first.
 """
+import functools
+
 import cv2
 import numpy as np
 
@@ -40,37 +42,71 @@ def as_rgb(image):
     return np.ascontiguousarray(image[:, :, :3])
 
 
-class Classifier:
-    """A trained face / non-face net with its input side, normalisation and 'face' output."""
+class Net:
+    """A trained net with its input side and normalisation, scoring batches of crops."""
+
+    def __init__(self, model, normalization, window, classes):
+        self.model, self.normalization, self.window, self.classes = model, normalization, window, classes
+
+    def probabilities(self, crops, batch=256):
+        """Softmax (N, classes) of each uint8 (N, window, window, 3) crop."""
+        xp = self.model.xp
+        out = [to_cpu(softmax(self.model.predict(self.normalization(xp.asarray(crops[i:i + batch])))))
+               for i in range(0, len(crops), batch)]
+        return np.concatenate(out) if out else np.zeros((0, self.classes), np.float32)
+
+
+class Classifier(Net):
+    """A face / non-face net, which can also scan a whole image fully convolutionally."""
 
     def __init__(self, model, normalization, face_class, window):
-        self.model, self.normalization, self.face_class, self.window = model, normalization, face_class, window
-        self.fcn = fully_convolutional(model, (3, window, window))
-        # the total stride: how many output cells an input twice the window wide gives
-        cells = self.fcn.predict(model.xp.zeros((1, 3, window, 2 * window), np.float32)).shape[3]
-        self.stride = window // (cells - 1)
+        super().__init__(model, normalization, window, 2)
+        self.face_class, self._fcns = face_class, {}
 
-    def face_probability(self, crops, batch=256):
+    def fcn(self, every=1):
+        """The net evaluated fully convolutionally at every `every`-th window, built on first use (a
+        branched net has none)."""
+        if every not in self._fcns:
+            self._fcns[every] = fully_convolutional(self.model, (3, self.window, self.window), every)
+        return self._fcns[every]
+
+    @functools.cached_property
+    def stride(self):
+        """The total stride: how many output cells an input twice the window wide gives."""
+        cells = self.fcn().predict(self.model.xp.zeros((1, 3, self.window, 2 * self.window), np.float32)).shape[3]
+        return self.window // (cells - 1)
+
+    def face_probability(self, crops):
         """Face probability of each uint8 (N, window, window, 3) crop."""
-        xp = self.model.xp
-        out = [to_cpu(softmax(self.model.predict(self.normalization(xp.asarray(crops[i:i + batch]))))[:, self.face_class])
-               for i in range(0, len(crops), batch)]
-        return np.concatenate(out) if out else np.zeros(0, np.float32)
+        return self.probabilities(crops)[:, self.face_class]
 
-    def scan(self, image, size, threshold):
-        """The windows of side `size` on this net's grid whose face probability is at least threshold,
-        scored fully convolutionally: (boxes (K, 4), scores (K,))."""
-        height, width = image.shape[:2]
+    def level_shape(self, height, width, size):
+        """(width, height) of the image scaled so that a window of side `size` becomes this net's input."""
         scale = self.window / size
-        shape = (max(self.window, round(width * scale)), max(self.window, round(height * scale)))
-        resized = cv2.resize(image, shape, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        sx, sy = shape[0] / width, shape[1] / height
-        x = self.normalization(self.model.xp.asarray(resized[None]))
-        face = to_cpu(softmax(self.fcn.predict(x))[0, self.face_class])       # (gh, gw)
+        return max(self.window, round(width * scale)), max(self.window, round(height * scale))
+
+    def scan(self, image, size, threshold, every=1, crops=False):
+        """The windows of side `size` on this net's grid (every `every`-th of them in each direction) whose
+        face probability is at least threshold, scored fully convolutionally: (boxes (K, 4), scores (K,)),
+        and with crops=True their uint8 (K, window, window, 3) crops, cut from the resized image."""
+        level = resize(image, self.level_shape(*image.shape[:2], size))
+        return self.scan_level(level, image.shape, threshold, every, crops)
+
+    def scan_level(self, level, image_shape, threshold, every=1, crops=False):
+        """scan() of an image already resized to level_shape(): boxes in the coordinates of the image of
+        `image_shape`."""
+        sx, sy = level.shape[1] / image_shape[1], level.shape[0] / image_shape[0]
+        x = self.normalization(self.model.xp.asarray(level[None]))
+        face = to_cpu(softmax(self.fcn(every).predict(x))[0, self.face_class])       # (gh, gw)
         gy, gx = np.nonzero(face >= threshold)
-        boxes = np.stack([gx * self.stride / sx, gy * self.stride / sy,
+        step = self.stride * every
+        boxes = np.stack([gx * step / sx, gy * step / sy,
                           np.full(len(gx), self.window / sx), np.full(len(gx), self.window / sy)], axis=1)
-        return boxes.reshape(-1, 4), face[gy, gx]
+        found = boxes.reshape(-1, 4), face[gy, gx]
+        if crops:
+            windows = np.lib.stride_tricks.sliding_window_view(level, (self.window, self.window, 3))[::step, ::step, 0]
+            found += (np.ascontiguousarray(windows[gy, gx]),)
+        return found
 
     def grid(self, height, width, size):
         """The windows of side `size` that scan() scores, as (K, 4) boxes."""
@@ -125,6 +161,12 @@ class SlidingWindowDetector:
             boxes, scores = boxes[supported], scores[supported]
         keep = nms(boxes, scores, self.nms_iou)
         return boxes[keep], scores[keep]
+
+
+def resize(image, shape):
+    """image resized to shape (width, height): area averaging to shrink, bilinear to enlarge."""
+    shrink = shape[0] < image.shape[1]
+    return cv2.resize(image, shape, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
 def _joined(results):

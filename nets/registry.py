@@ -30,6 +30,7 @@ class NetSpec:
     batch: int = 64
     epochs: int = 10
     samples: str = None            # "faces" or "calibration": crops cut from an annotated face data set
+    per_face: int = 2              # samples cut from each annotated face: jittered boxes, or calibration patterns
 
 
 NETS = {spec.name: spec for spec in [
@@ -49,16 +50,18 @@ NETS = {spec.name: spec for spec in [
             os.path.join(SHARED_DATA, "anime-faces-64.zip"), "FrgNet128: anime face / non-face, 128x128",
             augment=Augment(rot90=True)),
 ] + [
+    # per-channel normalisation, so that the 12-net can scan whole images fully convolutionally
     NetSpec(name, lambda rng, classes, build=build: build(rng, classes), size,
-            os.path.join(SHARED_DATA, "faces-webfaces"), f"CNN cascade {description}",
-            samples=samples, augment=Augment(flip=True), lr=0.01, lr_decay=0.95, batch=128, epochs=20)
-    for name, build, size, samples, description in [
-        ("net12", cascade.net12, 12, "faces", "12-net: face / non-face at 12x12"),
-        ("cal12", cascade.cal12, 12, "calibration", "12-calibration-net: 45 window corrections"),
-        ("net24", cascade.net24, 24, "faces", "24-net: face / non-face at 24x24, with the 12-net's features"),
-        ("cal24", cascade.cal24, 24, "calibration", "24-calibration-net"),
-        ("net48", cascade.net48, 48, "faces", "48-net: face / non-face at 48x48, with the 24-net's features"),
-        ("cal48", cascade.cal48, 48, "calibration", "48-calibration-net"),
+            os.path.join(SHARED_DATA, "faces-webfaces"), f"CNN cascade {description}", normalization="channel",
+            samples=samples, per_face=per_face, augment=Augment(flip=True), lr=0.01, lr_decay=0.9, batch=128,
+            epochs=epochs)
+    for name, build, size, samples, per_face, epochs, description in [
+        ("net12", cascade.net12, 12, "faces", 2, 20, "12-net: face / non-face at 12x12"),
+        ("cal12", cascade.cal12, 12, "calibration", 45, 10, "12-calibration-net: 45 window corrections"),
+        ("net24", cascade.net24, 24, "faces", 2, 10, "24-net: face / non-face at 24x24, with the 12-net's features"),
+        ("cal24", cascade.cal24, 24, "calibration", 15, 10, "24-calibration-net"),
+        ("net48", cascade.net48, 48, "faces", 2, 6, "48-net: face / non-face at 48x48, with the 24-net's features"),
+        ("cal48", cascade.cal48, 48, "calibration", 9, 6, "48-calibration-net"),
     ]
 ]}
 

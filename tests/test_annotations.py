@@ -115,6 +115,8 @@ def test_materialize_cuts_every_sample(tmp_path):
     assert data.images.shape == (len(samples), 12, 12, 3) and set(data.labels) == {0, 1}
     calibration = detection.calibration_samples(images)
     assert len(calibration) == 45 * 3
+    some = detection.calibration_samples(images, np.random.default_rng(0), per_face=5)
+    assert len(some) == 5 * 3 and len({(i, n) for i, _, n in some}) == 15
 
 
 def test_hard_negatives_keep_only_windows_off_the_faces():

@@ -61,6 +61,14 @@ def test_fully_convolutional_net_scores_every_window_like_the_classifier():
                                        rtol=1e-4, atol=1e-4)
 
 
+def test_fully_convolutional_net_can_score_every_other_window():
+    model = _slim(build=anime12)
+    x = np.random.default_rng(1).normal(size=(1, 3, 40, 31)).astype(np.float32)
+    every = fully_convolutional(model, (3, 12, 12)).predict(x)
+    np.testing.assert_allclose(fully_convolutional(model, (3, 12, 12), every=2).predict(x), every[:, :, ::2, ::2],
+                               rtol=1e-5, atol=1e-6)
+
+
 def test_both_methods_score_the_same_windows_alike():
     image = np.random.default_rng(2).integers(0, 256, (150, 200, 3)).astype(np.uint8)
     classifier = Classifier(_slim(), NORM, 0, 64)

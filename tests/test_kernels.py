@@ -44,6 +44,7 @@ def test_pooling_matches_references(geometry):
     y, argmax = pool.max_pool_forward(x, k, k, s, s, p, p, cover_all)
     np.testing.assert_array_equal(y, pool.max_pool_reference(x, k, k, s, s, p, p, cover_all))
     assert argmax.min() >= 0 and argmax.max() < k * k
+    np.testing.assert_array_equal(pool.max_pool_forward(x, k, k, s, s, p, p, cover_all, argmax=False)[0], y)
     np.testing.assert_allclose(pool.avg_pool_forward(x, k, k, s, s, p, p, cover_all),
                                pool.avg_pool_reference(x, k, k, s, s, p, p, cover_all), rtol=1e-12)
 

@@ -103,10 +103,13 @@ def face_samples(images, rng, jitters=2, negatives_per_image=6, min_size=24):
     return samples
 
 
-def calibration_samples(images):
-    """(image index, window, pattern) triples: every face under each of the 45 patterns."""
-    return [(i, calibration_window(box, pattern), n) for i, a in enumerate(images)
-            for box in a.boxes for n, pattern in enumerate(CALIBRATION_PATTERNS)]
+def calibration_samples(images, rng=None, per_face=len(CALIBRATION_PATTERNS)):
+    """(image index, window, pattern) triples: every face under `per_face` distinct patterns, drawn at
+    random (all 45 by default)."""
+    every = np.arange(len(CALIBRATION_PATTERNS))
+    return [(i, calibration_window(box, CALIBRATION_PATTERNS[n]), n) for i, a in enumerate(images)
+            for box in a.boxes
+            for n in (every if per_face == len(every) else np.sort(rng.choice(every, per_face, replace=False)))]
 
 
 def hard_negatives(scenes, propose, size, max_iou=0.3):

@@ -32,19 +32,24 @@ class Conv2D(Layer):
         fan_in, fan_out = in_channels * kh * kw, out_channels * kh * kw
         self.W = Param(initialize(initializer, rng, (out_channels, in_channels, kh, kw), fan_in, fan_out, dtype))
         self.b = None if nobias else Param(np.zeros(out_channels, dtype=dtype))
-        # Column buffers, kept between steps: on the CPU, refilling one costs a third of allocating it anew.
-        self._col = self._gcol = None
+        # Column buffers, cut from memory kept between calls: on the CPU, refilling memory costs a third of
+        # allocating it anew; kept at the largest size asked for, they serve every level of a pyramid too.
+        self._stores = {}
 
     def config(self):
         return dict(in_channels=self.in_channels, out_channels=self.out_channels, ksize=self.ksize,
                     stride=self.stride, pad=self.pad, nobias=self.b is None)
 
-    def _columns(self, buffer, n, oh, ow, dtype, xp):
-        """A (reused) buffer for columns, and its (N, C, kh, kw, oh, ow) view for im2col and col2im."""
+    def _columns(self, name, n, oh, ow, dtype, xp):
+        """A buffer for columns, cut from the kept memory `name`, and its (N, C, kh, kw, oh, ow) view for
+        im2col and col2im."""
         c, (kh, kw) = self.in_channels, self.ksize
         shape = (n, c, kh, kw, oh, ow) if self._per_image else (c, kh, kw, n, oh, ow)
-        if buffer is None or buffer.shape != shape or buffer.dtype != dtype or get_array_module(buffer) is not xp:
-            buffer = xp.empty(shape, dtype=dtype)
+        size = int(np.prod(shape))
+        store = self._stores.get(name)
+        if store is None or store.size < size or store.dtype != dtype or get_array_module(store) is not xp:
+            store = self._stores[name] = xp.empty(size, dtype=dtype)
+        buffer = store[:size].reshape(shape)
         return buffer, buffer if self._per_image else buffer.transpose(3, 0, 1, 2, 4, 5)
 
     def forward(self, x, train=False):
@@ -55,7 +60,7 @@ class Conv2D(Layer):
         n, _, h, w = x.shape
         oh, ow = conv_outsize(h, kh, sy, ph), conv_outsize(w, kw, sx, pw)
         self._per_image = n == 1 or oh * ow >= self.per_image_min_pixels
-        self._col, col = self._columns(self._col, n, oh, ow, x.dtype, xp)
+        self._col, col = self._columns("col", n, oh, ow, x.dtype, xp)
         im2col(x, kh, kw, sy, sx, ph, pw, out=col)
         self._in_hw = (h, w)
         W = self.W.data.reshape(self.out_channels, -1)
@@ -86,7 +91,7 @@ class Conv2D(Layer):
             self.b.grad = gy.sum(axis=reduce_axes)
         if not self.input_grad:
             return None
-        self._gcol, gcol = self._columns(self._gcol, n, oh, ow, gy.dtype, xp)
+        self._gcol, gcol = self._columns("gcol", n, oh, ow, gy.dtype, xp)
         xp.matmul(W.T, gy, out=self._gcol.reshape((n, -1, oh * ow) if self._per_image else (-1, n * oh * ow)))
         return col2im(gcol, *self._in_hw, sy, sx, ph, pw)
 

@@ -27,7 +27,8 @@ class MaxPool2D(_Pool2D):
 
     def forward(self, x, train=False):
         self._check(x)
-        y, self._argmax = kernels.max_pool_forward(x, *self.ksize, *self.stride, *self.pad, self.cover_all)
+        y, self._argmax = kernels.max_pool_forward(x, *self.ksize, *self.stride, *self.pad, self.cover_all,
+                                                   argmax=train)
         return y
 
     def backward(self, gy):

@@ -1,0 +1,84 @@
+"""Li et al.'s CNN cascade face detector (CVPR 2015): three stages, each a face / non-face net followed by a
+45-class calibration net that moves and rescales the windows it keeps.
+
+1. The 12-net scans an image pyramid fully convolutionally: level k is the image scaled by 12 / (min_size *
+   scale_step^k), so a 12x12 window there is a face of that size, and windows lie every `stride` pixels
+   of the level. Windows scoring at least threshold12 are calibrated by the 12-cal net, then overlaps
+   above nms12 are suppressed.
+2. Survivors are cut out at 24x24 (one numba batch), scored by the 24-net (threshold24), calibrated by
+   the 24-cal net; overlaps above nms24 go.
+3. Survivors are cut out at 48x48 and scored by the 48-net (threshold); overlaps above nms_iou go, best
+   first; the rest are calibrated by the 48-cal net.
+A window's score is its last net's face probability. `stages` stops the cascade early (1 or 2), which
+is how the later nets' hard negatives are mined.
+"""
+import numpy as np
+
+from nanonet.data.detection import calibrate
+from nanonet.data.image import read_image
+from nanonet.kernels.nms import nms
+from nanonet.kernels.windows import extract_windows
+from nets.detector import as_rgb, resize
+
+
+class CascadeDetector:
+    """Defaults tuned on the held-out WebFaces images (benchmarks/bench_face.py)."""
+
+    def __init__(self, net12, cal12, net24=None, cal24=None, net48=None, cal48=None, min_size=24,
+                 scale_step=1.25, stride=4, threshold12=0.2, nms12=0.5, threshold24=0.5, nms24=0.5,
+                 threshold=0.5, nms_iou=0.3, stages=None):
+        self.nets = [(net12, cal12), (net24, cal24), (net48, cal48)]
+        self.stages = stages or sum(net is not None for net, _ in self.nets)
+        if not 1 <= self.stages <= 3 or any(None in pair for pair in self.nets[:self.stages]):
+            raise ValueError(f"a cascade of {self.stages} stages needs both nets of each stage")
+        if stride % net12.stride:
+            raise ValueError(f"stride {stride} is not a multiple of the 12-net's own stride {net12.stride}")
+        self.min_size, self.scale_step, self.stride = min_size, scale_step, stride
+        self.thresholds = (threshold12, threshold24, threshold)
+        self.nms_ious = (nms12, nms24, nms_iou)
+
+    def predict_proba(self, crops):
+        """Face probability of each uint8 (N, 48, 48, 3) crop, by the last stage's net."""
+        return self.nets[self.stages - 1][0].face_probability(crops)
+
+    def window_sizes(self, height, width):
+        sizes, size = [], float(self.min_size)
+        while size <= min(height, width):
+            sizes.append(size)
+            size *= self.scale_step
+        return sizes
+
+    def detect(self, image):
+        """Faces in `image` (an array, or a path to read): float (K, 4) boxes as x, y, w, h, and (K,) scores."""
+        image = read_image(image) if isinstance(image, str) else as_rgb(image)
+        net12, cal12 = self.nets[0]
+        found, level = [], image
+        for size in self.window_sizes(*image.shape[:2]):
+            level = resize(level, net12.level_shape(*image.shape[:2], size))   # each level from the one before
+            found.append(net12.scan_level(level, image.shape, self.thresholds[0], self.stride // net12.stride,
+                                          crops=True))
+        boxes = np.concatenate([b for b, _, _ in found] + [np.zeros((0, 4))])
+        scores = np.concatenate([s for _, s, _ in found] + [np.zeros(0)])
+        crops = np.concatenate([c for _, _, c in found] + [np.zeros((0, 12, 12, 3), np.uint8)])
+        boxes = _calibrated(cal12, boxes, crops)
+        keep = nms(boxes, scores, self.nms_ious[0])
+        boxes, scores = boxes[keep], scores[keep]
+        for stage in range(1, self.stages):
+            net, cal = self.nets[stage]
+            crops = extract_windows(image, boxes, net.window)
+            scores = net.face_probability(crops)
+            passed = scores >= self.thresholds[stage]
+            boxes, scores, crops = boxes[passed], scores[passed], crops[passed]
+            if stage == 1:
+                boxes = _calibrated(cal, boxes, crops)
+                keep = nms(boxes, scores, self.nms_ious[stage])
+                boxes, scores = boxes[keep], scores[keep]
+            else:
+                keep = nms(boxes, scores, self.nms_ious[stage])
+                boxes, scores = _calibrated(cal, boxes[keep], crops[keep]), scores[keep]
+        return boxes, scores
+
+
+def _calibrated(cal, boxes, crops):
+    """boxes corrected by the calibration net `cal` from their crops at its input side."""
+    return calibrate(boxes, cal.probabilities(crops)) if len(boxes) else boxes
