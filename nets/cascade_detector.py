@@ -4,7 +4,9 @@
 1. The 12-net scans an image pyramid fully convolutionally: level k is the image scaled by 12 / (min_size *
    scale_step^k), so a 12x12 window there is a face of that size, and windows lie every `stride` pixels
    of the level. Windows scoring at least threshold12 are calibrated by the 12-cal net, then overlaps
-   above nms12 are suppressed.
+   above nms12 are suppressed. (A window scanned so sees one pixel more than a 12x12 crop: the 12-net pools
+   10 -> 5 with ceil rounding, and the last pooling window, overhanging a crop, reads the next pixel of
+   the image. The nets were trained on crops; the scan's recall is measured on whole images.)
 2. Survivors are cut out at 24x24 (one numba batch), scored by the 24-net (threshold24), calibrated by
    the 24-cal net; overlaps above nms24 go.
 3. Survivors are cut out at 48x48 and scored by the 48-net (threshold); overlaps above nms_iou go, best

@@ -1,0 +1,122 @@
+"""The CNN cascade face detector against OpenCV's Haar and LBP frontal cascades: recall against false positives
+per image on the held-out WebFaces images, and single-threaded time per 640x480 image.
+
+    python benchmarks/bench_face.py [--model face] [--timing 40] [--out BENCHMARKS.md]
+
+The validation images are those train.py holds out of ../shared/data/faces-webfaces (a tenth, by a hash of
+the file name), which no stage of the cascade trained on. A detection finds a face when their IoU is at
+least 0.5 (OpenCV's Haar boxes have the same scale and centre as our face boxes: median side ratio 0.97).
+All detectors look for faces of at least 24 pixels; the cascades run with scaleFactor 1.1 and minNeighbors 5.
+Each detector's discrete ROC sweeps its score (the last net's face probability; a cascade's level weight)
+over the detections it returns at its own settings; its operating point is marked. Times are medians over
+validation images resized to 640x480, the detectors taking turns on each image, one thread each.
+"""
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # single-threaded, like the cascades
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import nets  # noqa: E402
+from benchmarks import peers  # noqa: E402
+from benchmarks.common import machine_line, write_section  # noqa: E402
+from nanonet.data.annotations import read_webfaces  # noqa: E402
+from nanonet.data.detection import split_images  # noqa: E402
+from nanonet.data.image import read_image  # noqa: E402
+from nanonet.plot import line_chart  # noqa: E402
+from nets.evaluation import Tally  # noqa: E402
+from nets.registry import NETS  # noqa: E402
+
+FIGURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "figures")
+MIN_SIZE = 24
+
+
+def validation_images(fraction=0.1):
+    return split_images(read_webfaces(NETS["net12"].data), fraction)[1]
+
+
+def tally(detect, images):
+    result = Tally()
+    for a in images:
+        boxes, scores = detect(read_image(a.path))
+        result.add(boxes, scores, a.boxes)
+    return result
+
+
+def timings(detectors, images, count):
+    """Median, min and max ms per 640x480 image of each detector, taking turns image by image."""
+    times = {name: [] for name in detectors}
+    for a in images[:count]:
+        image = cv2.resize(read_image(a.path), (640, 480), interpolation=cv2.INTER_AREA)
+        for name, detect in detectors.items():
+            start = time.perf_counter()
+            detect(image)
+            times[name].append(1000 * (time.perf_counter() - start))
+    return {name: (statistics.median(t), min(t), max(t)) for name, t in times.items()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="face", help="face (the shipped cascade)")
+    parser.add_argument("--timing", type=int, default=40, help="validation images to time at 640x480")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "BENCHMARKS.md"))
+    args = parser.parse_args(argv)
+    if not os.path.exists(NETS["net12"].data):
+        print("bench_face.py: ../shared/data is not here; nothing to measure")
+        return 0
+    cv2.setNumThreads(1)
+    images = validation_images()
+    ours = nets.load(args.model, min_size=MIN_SIZE)
+    sweep = nets.load(args.model, min_size=MIN_SIZE, threshold=0.0)    # every score, for the ROC
+    detectors = {"nanonet face (CNN cascade)": ours.detect, "Haar frontalface_default": peers.haar(min_size=MIN_SIZE).detect}
+    lbp = peers.lbp_frontal(min_size=MIN_SIZE)
+    if lbp:
+        detectors["LBP frontalface"] = lbp.detect
+    tallies = {name: tally(sweep.detect if name.startswith("nanonet") else detect, images)
+               for name, detect in detectors.items()}
+    times = timings(detectors, images, args.timing)
+    haar_ms = times["Haar frontalface_default"][0]
+
+    rows, series = [], {}
+    for name, result in tallies.items():
+        threshold = ours.thresholds[-1] if name.startswith("nanonet") else -np.inf
+        recall, fppi = result.at(threshold)
+        ms, lo, hi = times[name]
+        rows.append(f"| {name} | {recall:.3f} | {fppi:.3f} | {ms:.1f} ({lo:.0f}-{hi:.0f}) | {haar_ms / ms:.2f} |")
+        _, r, f = result.roc()
+        series[name] = (list(f), list(r))
+        series[f"{name}: operating point"] = ([fppi], [recall])
+    os.makedirs(FIGURES, exist_ok=True)
+    line_chart(os.path.join(FIGURES, "face_roc.png"), [dict(
+        title=f"WebFaces held-out images ({len(images)}, {sum(len(a.boxes) for a in images)} faces)",
+        xlabel="false positives per image", ylabel="recall (IoU >= 0.5)", series=series,
+        xlim=(0, 1.0), ylim=(0, 1))], size=(720, 460))
+
+    body = "\n".join([
+        "## Faces: the CNN cascade against OpenCV's cascades (`benchmarks/bench_face.py`)", "",
+        f"Machine: {machine_line()}; one thread each. {len(images)} held-out WebFaces images with "
+        f"{sum(len(a.boxes) for a in images)} annotated faces (some small faces in them are not annotated, "
+        f"so every detector's false positives include a few real faces). Minimum face {MIN_SIZE} px; "
+        f"our thresholds {', '.join(f'{t:g}' for t in ours.thresholds)} (12-, 24-, 48-net), NMS "
+        f"{', '.join(f'{t:g}' for t in ours.nms_ious)}, scale step {ours.scale_step}, windows every "
+        f"{ours.stride} px at 12x12. Times: median (min-max) over {min(args.timing, len(images))} images "
+        "resized to 640x480.", "",
+        "| detector | recall | false positives / image | ms / 640x480 image | speed vs Haar |",
+        "|---|---|---|---|---|", *rows, "",
+        "![ROC](benchmarks/figures/face_roc.png)"])
+    write_section(args.out, "bench_face", body)
+    print(body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Detection accuracy on annotated images: recall against false positives per image (a discrete ROC).
+
+A detection is a hit when its IoU with a face not yet matched is at least min_iou (0.5, as FDDB's and
+PASCAL's discrete scores); detections are matched best score first, so a face is found once and every
+further detection on it counts as a false positive.
+"""
+import numpy as np
+
+from nanonet.data.detection import iou
+
+
+def match(boxes, scores, faces, min_iou=0.5):
+    """bool (K,): which detections (boxes (K, 4), scores (K,)) hit one of faces (F, 4)."""
+    hits = np.zeros(len(boxes), dtype=bool)
+    free = np.ones(len(faces), dtype=bool)
+    for k in np.argsort(-np.asarray(scores), kind="stable"):
+        if not free.any():
+            break
+        overlap = np.where(free, iou(boxes[k], faces), 0.0)
+        best = overlap.argmax()
+        if overlap[best] >= min_iou:
+            hits[k], free[best] = True, False
+    return hits
+
+
+class Tally:
+    """Scores and hits of every detection over a set of images, with the number of faces and images."""
+
+    def __init__(self):
+        self.scores, self.hits, self.faces, self.images = [], [], 0, 0
+
+    def add(self, boxes, scores, faces, min_iou=0.5):
+        self.scores.append(np.asarray(scores, dtype=np.float64))
+        self.hits.append(match(boxes, scores, faces, min_iou))
+        self.faces += len(faces)
+        self.images += 1
+
+    def at(self, threshold=-np.inf):
+        """(recall, false positives per image) of the detections scoring at least threshold."""
+        scores, hits = np.concatenate(self.scores + [np.zeros(0)]), np.concatenate(self.hits + [np.zeros(0, bool)])
+        kept = scores >= threshold
+        return (hits & kept).sum() / max(self.faces, 1), (~hits & kept).sum() / max(self.images, 1)
+
+    def roc(self, points=50):
+        """(thresholds, recall, false positives per image), thresholds spread over the scores' quantiles."""
+        scores = np.concatenate(self.scores + [np.zeros(0)])
+        thresholds = np.unique(np.quantile(scores, np.linspace(0, 1, points))) if len(scores) else np.zeros(0)
+        recall, fp = np.array([self.at(t) for t in thresholds]).reshape(-1, 2).T
+        return thresholds, recall, fp

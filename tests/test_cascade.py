@@ -1,0 +1,83 @@
+"""The CNN cascade detector on untrained nets: its plumbing, not its accuracy (tests/test_shipped.py)."""
+import numpy as np
+import pytest
+
+import nets
+from nanonet import serialize
+from nanonet.data import detection
+from nanonet.kernels.windows import extract_windows
+from nanonet.serialize import ModelFileError
+from nets import cascade
+from nets.cascade_detector import CascadeDetector
+from nets.detector import Classifier, Net
+from tests.test_detector import NORM, _slim
+
+BUILDS = [cascade.net12, cascade.cal12, cascade.net24, cascade.cal24, cascade.net48, cascade.cal48]
+SIDES = [12, 12, 24, 24, 48, 48]
+
+
+def _nets():
+    out = []
+    for k, (build, side) in enumerate(zip(BUILDS, SIDES)):
+        model = _slim(k, build)
+        out.append(Classifier(model, NORM, 0, side) if k % 2 == 0 else Net(model, NORM, side, 45))
+    return out
+
+
+def _image(seed=0, shape=(90, 120, 3)):
+    return np.random.default_rng(seed).integers(0, 256, shape).astype(np.uint8)
+
+
+def test_the_12_net_crops_are_its_scanned_windows():
+    net12 = _nets()[0]
+    image = _image()
+    boxes, scores, crops = net12.scan(image, 12.0, 0.0, every=2, crops=True)   # at 12 px nothing is resampled
+    assert len(boxes) == len(scores) == len(crops) > 0 and (boxes[:, :2] % 4 == 0).all()
+    np.testing.assert_array_equal(crops, extract_windows(image, boxes, 12))
+    # The scores come close to the crops' own but not exactly: the 12-net pools 10 -> 5 with ceil rounding,
+    # so a crop's last pooling window overhangs it, while in a whole image it reads the next pixel.
+    assert np.corrcoef(scores, net12.face_probability(crops))[0, 1] > 0.9
+
+
+def test_every_stage_passes_on_at_most_what_it_received():
+    nets6 = _nets()
+    image = _image(1)
+    found = [CascadeDetector(*nets6, threshold12=0.0, threshold24=0.0, threshold=0.0, nms12=1.0, nms24=1.0,
+                             nms_iou=1.0, stages=s).detect(image) for s in (1, 2, 3)]
+    counts = [len(b) for b, _ in found]
+    assert counts[0] > 0 and counts[0] >= counts[1] >= counts[2]
+    for boxes, scores in found:
+        assert boxes.shape == (len(scores), 4) and np.allclose(boxes[:, 2], boxes[:, 3], rtol=0.1)   # square up to rounding
+    strict = CascadeDetector(*nets6, threshold12=1.01).detect(image)
+    assert strict[0].shape == (0, 4) and strict[1].shape == (0,)
+
+
+def test_images_below_the_minimum_face_and_grey_images():
+    detector = CascadeDetector(*_nets(), min_size=24)
+    assert detector.detect(np.zeros((20, 200), np.uint8))[0].shape == (0, 4)
+    boxes, _ = detector.detect(_image(2, (60, 80)))
+    assert boxes.shape[1] == 4
+
+
+def test_a_cascade_needs_both_nets_of_each_stage():
+    nets6 = _nets()
+    with pytest.raises(ValueError, match="both nets"):
+        CascadeDetector(*nets6[:3])
+    with pytest.raises(ValueError, match="stride"):
+        CascadeDetector(*nets6, stride=3)
+
+
+def test_cascade_model_files_load_in_order(tmp_path):
+    paths = []
+    for k, (name, build, side) in enumerate(zip(nets.CASCADE_STAGES, BUILDS, SIDES)):
+        classes = detection.FACE_CLASSES if k % 2 == 0 else detection.CALIBRATION_CLASSES
+        path = tmp_path / f"{name}.npz"
+        serialize.save(path, _slim(k, build), name, {"classes": classes, "input_size": side}, NORM.arrays())
+        paths.append(str(path))
+    assert nets.load_cascade(paths).stages == 3 and nets.load_cascade(paths[:2]).stages == 1
+    with pytest.raises(ModelFileError, match="calibration"):
+        nets.load_cascade([paths[0], paths[0]])
+    with pytest.raises(ModelFileError, match="face / non-face"):
+        nets.load_cascade([paths[1], paths[1]])
+    with pytest.raises(ModelFileError, match="2, 4 or 6"):
+        nets.load_cascade(paths[:3])
