@@ -1,4 +1,5 @@
 """Face models and detectors built on nanonet: nets.load("face") or nets.load("anime") gives a ready detector."""
+import inspect
 import os
 
 import numpy as np
@@ -30,6 +31,7 @@ def load(name="face", gpu=-1, **options):
         paths = [name]
     else:
         raise ModelFileError(f"{name}: neither a detector ({', '.join(DETECTORS)}) nor a model file")
+    _check_options(SlidingWindowDetector, options, name)
     xp = use_device(gpu)
     classifier, *first = [_net(path, xp, "face") for path in paths]
     return SlidingWindowDetector(classifier, first[0] if first else None, **options)
@@ -41,9 +43,18 @@ def load_cascade(paths, gpu=-1, **options):
     if len(paths) not in (2, 4, 6):
         raise ModelFileError(f"a cascade takes 2, 4 or 6 model files ({', '.join(CASCADE_STAGES)}), "
                              f"got {len(paths)}")
+    _check_options(CascadeDetector, options, "face")
     xp = use_device(gpu)
     kinds = ["face" if name.startswith("net") else "calibration" for name in CASCADE_STAGES]
     return CascadeDetector(*[_net(path, xp, kind) for path, kind in zip(paths, kinds)], **options)
+
+
+def _check_options(detector, options, name):
+    known = [p for p in inspect.signature(detector).parameters if p not in ("classifier", "first_stage")
+             and not p.startswith(("net", "cal"))]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"the {name} detector has no option {', '.join(unknown)}; it takes {', '.join(known)}")
 
 
 def _net(path, xp, kind):

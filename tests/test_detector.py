@@ -134,6 +134,8 @@ def test_detect_py_json_draw_and_folders(tmp_path, model_file):
     assert (lines[0]["width"], lines[0]["height"]) == (120, 90)
     assert lines[0]["faces"] and set(lines[0]["faces"][0]) == {"x", "y", "w", "h", "score"}
     assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == ["a.png", "b.png", "c.png"]
+    spread = _detect(folder, "--model", model_file, "--threshold", "0", "--json", "--workers", "2")
+    assert spread.returncode == 0 and spread.stdout == result.stdout, spread.stderr
 
 
 def test_detect_py_reports_bad_images_and_goes_on(tmp_path, model_file):
@@ -146,10 +148,10 @@ def test_detect_py_reports_bad_images_and_goes_on(tmp_path, model_file):
     assert "good.png: 0 faces" in result.stdout
 
 
-@pytest.mark.parametrize("model", ["nonsense", "face"])
-def test_detect_py_refuses_unknown_or_missing_models(tmp_path, model):
-    result = _detect(ROOT / "examples" / "astronaut.jpg", "--model", model)
-    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+@pytest.mark.parametrize("args", [["--model", "nonsense"], ["--model", "face", "--method", "fcn"]])
+def test_detect_py_refuses_unknown_models_and_options(tmp_path, args):
+    result = _detect(ROOT / "examples" / "astronaut.jpg", *args)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 def test_neighbour_counts_match_brute_force():

@@ -11,6 +11,8 @@ from nets.registry import NETS
 
 DATA = NETS["frg64s"].data
 needs_data = pytest.mark.skipif(not os.path.exists(DATA), reason=f"{DATA} is not here")
+WEBFACES = NETS["net12"].data
+needs_webfaces = pytest.mark.skipif(not os.path.exists(WEBFACES), reason=f"{WEBFACES} is not here")
 
 
 def _held_out_accuracy(detector_part, size):
@@ -39,3 +41,30 @@ def test_shipped_anime_detector_finds_most_pasted_faces():
         found += sum(len(detected) > 0 and iou(b, detected).max() >= 0.5 for b in boxes)
         total += len(boxes)
     assert found / total >= 0.6
+
+
+def test_default_detector_finds_the_astronaut():
+    import json
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, "detect.py", "examples/astronaut.jpg", "--json"], cwd=root,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert (found["width"], found["height"]) == (512, 512) and len(found["faces"]) == 1
+    face = found["faces"][0]
+    assert 150 < face["x"] + face["w"] / 2 < 250 and 50 < face["y"] + face["h"] / 2 < 150
+
+
+@needs_webfaces
+def test_shipped_face_detector_finds_most_held_out_faces():
+    from nanonet.data.annotations import read_webfaces
+    from nanonet.data.detection import split_images
+    from nets.evaluation import Tally
+    _, val = split_images(read_webfaces(WEBFACES), 0.1)
+    detector, tally = nets.load("face"), Tally()
+    for a in val[:60]:
+        tally.add(*detector.detect(a.path), a.boxes)
+    recall, false_positives = tally.at()
+    assert recall >= 0.6 and false_positives <= 0.5
