@@ -50,9 +50,9 @@ def net24(rng, classes=2):
 
 
 def cal24(rng, classes=CALIBRATION_CLASSES):
+    # no dropout: on these 64 units it held the net at 22% accuracy after 5 epochs (7% on training batches)
     return nn.Sequential(nn.Conv2D(3, 32, 5, rng=rng), nn.MaxPool2D(3, 2), nn.ReLU(),
-                         nn.Linear(32 * 10 * 10, 64, rng=rng), nn.ReLU(), nn.Dropout(0.5, rng=rng),
-                         nn.Linear(64, classes, rng=rng))
+                         nn.Linear(32 * 10 * 10, 64, rng=rng), nn.ReLU(), nn.Linear(64, classes, rng=rng))
 
 
 def net48(rng, classes=2):
@@ -60,7 +60,7 @@ def net48(rng, classes=2):
 
 
 def cal48(rng, classes=CALIBRATION_CLASSES):
+    # no dropout, as in cal24: calibration is a fine-grained choice among neighbouring patterns
     return nn.Sequential(nn.Conv2D(3, 64, 5, rng=rng), nn.MaxPool2D(3, 2), nn.BatchNorm(64), nn.ReLU(),
                          nn.Conv2D(64, 64, 5, rng=rng), nn.BatchNorm(64), nn.ReLU(), nn.MaxPool2D(3, 2),
-                         nn.Linear(64 * 9 * 9, 256, rng=rng), nn.ReLU(), nn.Dropout(0.5, rng=rng),
-                         nn.Linear(256, classes, rng=rng))
+                         nn.Linear(64 * 9 * 9, 256, rng=rng), nn.ReLU(), nn.Linear(256, classes, rng=rng))

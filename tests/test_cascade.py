@@ -81,3 +81,17 @@ def test_cascade_model_files_load_in_order(tmp_path):
         nets.load_cascade([paths[1], paths[1]])
     with pytest.raises(ModelFileError, match="2, 4 or 6"):
         nets.load_cascade(paths[:3])
+
+
+def test_a_face_is_found_once_and_the_rest_are_false_positives():
+    from nets.evaluation import Tally, match
+    faces = np.array([[0, 0, 10, 10], [50, 50, 20, 20]], float)
+    boxes = np.array([[1, 0, 10, 10], [0, 1, 10, 10], [52, 50, 20, 20], [100, 100, 5, 5]], float)
+    scores = np.array([0.6, 0.9, 0.8, 0.95])
+    np.testing.assert_array_equal(match(boxes, scores, faces), [False, True, True, False])
+    tally = Tally()
+    tally.add(boxes, scores, faces)
+    tally.add(np.zeros((0, 4)), np.zeros(0), faces[:1])
+    assert tally.at() == (2 / 3, 1.0) and tally.at(0.85) == (1 / 3, 0.5)
+    thresholds, recall, fp = tally.roc()
+    assert (np.diff(recall) <= 0).all() and (np.diff(fp) <= 0).all() and recall[0] == 2 / 3
