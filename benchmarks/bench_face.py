@@ -38,7 +38,7 @@ from nets.registry import NETS  # noqa: E402
 
 FIGURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "figures")
 MIN_SIZE = 24
-STAGE_THRESHOLDS = [dict(threshold12=a, threshold24=b) for a in (0.1, 0.2, 0.3) for b in (0.3, 0.5, 0.7)]
+STAGE_THRESHOLDS = [dict(threshold12=a, threshold24=b) for a in (0.1, 0.2) for b in (0.3, 0.5)]
 FINAL_THRESHOLDS = (0.3, 0.5, 0.7, 0.9)
 
 

@@ -4,7 +4,7 @@ The 24- and 48-nets are multi-resolution: a branch sees the input downsampled by
 runs the next smaller net's trunk, whose dense features join the big trunk's before the last layer. The
 branches train together with the rest. One change from the paper: the 48-calibration net pools after its
 second convolution too, which shrinks its dense layer from 5.3M to 1.3M weights, so that all six nets
-ship in under 20 MB.
+ship in under 20 MB. The calibration nets carry no dropout (see cal24).
 """
 import nanonet as nn
 from nanonet.data.detection import CALIBRATION_PATTERNS

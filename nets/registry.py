@@ -58,9 +58,9 @@ NETS = {spec.name: spec for spec in [
     for name, build, size, samples, per_face, epochs, description in [
         ("net12", cascade.net12, 12, "faces", 2, 20, "12-net: face / non-face at 12x12"),
         ("cal12", cascade.cal12, 12, "calibration", 45, 10, "12-calibration-net: 45 window corrections"),
-        ("net24", cascade.net24, 24, "faces", 2, 4, "24-net: face / non-face at 24x24, with the 12-net's features"),
-        ("cal24", cascade.cal24, 24, "calibration", 15, 5, "24-calibration-net"),
-        ("net48", cascade.net48, 48, "faces", 2, 2, "48-net: face / non-face at 48x48, with the 24-net's features"),
+        ("net24", cascade.net24, 24, "faces", 2, 2, "24-net: face / non-face at 24x24, with the 12-net's features"),
+        ("cal24", cascade.cal24, 24, "calibration", 15, 3, "24-calibration-net"),
+        ("net48", cascade.net48, 48, "faces", 2, 1, "48-net: face / non-face at 48x48, with the 24-net's features"),
         ("cal48", cascade.cal48, 48, "calibration", 3, 3, "48-calibration-net"),
     ]
 ]}

@@ -15,6 +15,7 @@ from nanonet.data.iterator import BatchIterator
 from nanonet.data.normalize import Normalization
 from nanonet.optim import ExponentialDecay, MomentumSGD
 from nanonet.training import Trainer
+import nets
 from nets import registry
 from tests.data_files import class_folders, zip_of
 from tests.test_annotations import webfaces_folder
@@ -159,3 +160,17 @@ def test_hard_negatives_join_the_training_set(tmp_path):
     mined = int(mining.stdout.split("mined ")[1].split()[0])
     training = lambda result: int(result.stdout.split(" training")[0].split()[-1])  # noqa: E731
     assert mined > 0 and training(mining) == training(plain) + mined
+
+
+def test_cascade_trains_all_six_nets_mining_for_the_later_ones(tmp_path):
+    from tests.test_annotations import webfaces_folder
+    data = webfaces_folder(tmp_path / "wf")
+    args = ["--net", "cascade", "--data", str(data), "--val", "0.5", "--epochs", "1", "--batch", "8",
+            "--out", str(tmp_path / "c")]
+    result = _train_py(*args)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == sorted(nets.CASCADE_STAGES)
+    assert all((tmp_path / "c" / n / "best.npz").exists() for n in nets.CASCADE_STAGES)
+    assert "with 1 cascade stages" in result.stdout and "with 2 cascade stages" in result.stdout
+    again = _train_py(*args)   # every stage is found finished and resumed at once
+    assert again.returncode == 0 and again.stdout.count("--resume") == 6, again.stderr
