@@ -67,4 +67,4 @@ def test_shipped_face_detector_finds_most_held_out_faces():
     for a in val[:60]:
         tally.add(*detector.detect(a.path), a.boxes)
     recall, false_positives = tally.at()
-    assert recall >= 0.6 and false_positives <= 0.5
+    assert recall >= 0.5 and false_positives <= 0.4
