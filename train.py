@@ -1,6 +1,7 @@
 """Train a registered net: python train.py --net frg64 [--data PATH] [--gpu N] [--resume] [--fast] ..."""
 import argparse
 import datetime
+import functools
 import os
 import shlex
 import sys
@@ -54,44 +55,42 @@ def detection_sets(spec, path, val, seed, fast):
     return train, val, train_images
 
 
-def with_cascade_negatives(train_set, model_paths, images, size, seed, per_image, cache=None):
-    """train_set plus the windows that the cascade's earlier stages (model_paths: net12,cal12[,net24,cal24])
-    accept in the training images away from every annotated face, at most per_image of each image."""
+def with_negatives(train_set, mine, cache=None):
+    """train_set plus the non-face crops that mine() returns; `cache` keeps them for --resume."""
     if cache and os.path.exists(cache):
         with np.load(cache, allow_pickle=False) as f:
             crops = f["crops"]
         print(f"{len(crops)} hard negatives from {cache}")
     else:
-        detector = nets.load_cascade(model_paths)
-        rng = np.random.default_rng([seed, 2])
-        bar = Progress(len(images), "mining hard negatives", unit="image")
-
-        def propose(image):
-            bar.update(1)
-            windows = detector.detect(image)[0]
-            return windows[np.sort(rng.permutation(len(windows))[:per_image])]
-        crops = detection.hard_negatives(((read_image(a.path), a.boxes) for a in images), propose, size)
-        bar.close()
-        print(f"mined {len(crops)} hard negatives with {len(model_paths) // 2} cascade stages in {len(images)} images")
+        crops = mine()
         _cache(cache, crops)
-    labels = np.full(len(crops), detection.NONFACE, dtype=np.int64)
+    labels = np.full(len(crops), 1 - train_set.classes.index("face"), dtype=np.int64)
     return ConcatDataset([train_set, ArrayDataset(crops, labels, train_set.classes)])
 
 
-def with_hard_negatives(train_set, model_path, size, seed, scenes, cache=None):
-    """train_set plus the crops that the detector of `model_path` wrongly accepts in scenes composed from
-    train_set's own crops (so the validation images stay unseen). `cache` keeps them for --resume."""
-    if "face" not in train_set.classes or len(train_set.classes) != 2:
-        raise DataError(f"--hard-negatives needs face / non-face data, not classes {train_set.classes}")
-    face = train_set.classes.index("face")
-    labels = lambda n: np.full(n, 1 - face, dtype=np.int64)  # noqa: E731
-    if cache and os.path.exists(cache):
-        with np.load(cache, allow_pickle=False) as f:
-            crops = f["crops"]
-        print(f"{len(crops)} hard negatives from {cache}")
-        return ConcatDataset([train_set, ArrayDataset(crops, labels(len(crops)), train_set.classes)])
+def cascade_negatives(model_paths, images, size, seed, per_image):
+    """Crops of the windows that the cascade's earlier stages (model_paths: net12,cal12[,net24,cal24])
+    accept in the training images away from every annotated face, at most per_image of each image."""
+    detector = nets.load_cascade(model_paths)
+    rng = np.random.default_rng([seed, 2])
+    bar = Progress(len(images), "mining hard negatives", unit="image")
+
+    def propose(image):
+        bar.update(1)
+        windows = detector.detect(image)[0]
+        return windows[np.sort(rng.permutation(len(windows))[:per_image])]
+    crops = detection.hard_negatives(((read_image(a.path), a.boxes) for a in images), propose, size)
+    bar.close()
+    print(f"mined {len(crops)} hard negatives with {len(model_paths) // 2} cascade stages in {len(images)} images")
+    return crops
+
+
+def scene_negatives(train_set, model_path, size, seed, scenes):
+    """Crops that the detector of `model_path` wrongly accepts in scenes composed from train_set's own crops
+    (so the validation images stay unseen)."""
     detector = nets.load(model_path, threshold=0.5, nms_iou=0.5)
-    composed = compose_scenes(train_set, scenes, np.random.default_rng([seed, 1]), face_class=face)
+    composed = compose_scenes(train_set, scenes, np.random.default_rng([seed, 1]),
+                              face_class=train_set.classes.index("face"))
     bar = Progress(scenes, "mining hard negatives", unit="scene")
 
     def propose(image):
@@ -100,8 +99,7 @@ def with_hard_negatives(train_set, model_path, size, seed, scenes, cache=None):
     crops = detection.hard_negatives(composed, propose, size)
     bar.close()
     print(f"mined {len(crops)} hard negatives with {model_path} in {scenes} composed scenes")
-    _cache(cache, crops)
-    return ConcatDataset([train_set, ArrayDataset(crops, labels(len(crops)), train_set.classes)])
+    return crops
 
 
 def _cache(path, crops):
@@ -204,15 +202,18 @@ def main(argv=None):
             train_set, val_set, train_images = detection_sets(spec, data_path, args.val, args.seed, args.fast)
         else:
             train_set, val_set = classification_sets(data_path, args.val)
-        if args.hard_negatives and spec.samples:
-            if spec.samples != "faces":
+        if args.hard_negatives:
+            if spec.samples == "calibration":
                 raise DataError(f"--hard-negatives: {args.net} is a calibration net; it learns from faces alone")
-            train_set = with_cascade_negatives(train_set, args.hard_negatives.split(","), train_images,
-                                               spec.input_size, args.seed, args.mine_per_image, cache)
-        elif args.hard_negatives:
-            train_set = with_hard_negatives(train_set, args.hard_negatives, spec.input_size, args.seed,
-                                            2 if args.fast else args.mine_scenes,
-                                            cache=cache)
+            if "face" not in train_set.classes or len(train_set.classes) != 2:
+                raise DataError(f"--hard-negatives needs face / non-face data, not classes {train_set.classes}")
+            if spec.samples:
+                mine = functools.partial(cascade_negatives, args.hard_negatives.split(","), train_images,
+                                         spec.input_size, args.seed, args.mine_per_image)
+            else:
+                mine = functools.partial(scene_negatives, train_set, args.hard_negatives, spec.input_size,
+                                         args.seed, 2 if args.fast else args.mine_scenes)
+            train_set = with_negatives(train_set, mine, cache)
         if list(val_set.classes) != list(train_set.classes):
             raise DataError(f"validation classes {val_set.classes} differ from training classes {train_set.classes}")
         if len(train_set) == 0 or len(val_set) == 0:

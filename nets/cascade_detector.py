@@ -20,7 +20,7 @@ from nanonet.data.detection import calibrate
 from nanonet.data.image import read_image
 from nanonet.kernels.nms import nms
 from nanonet.kernels.windows import extract_windows
-from nets.detector import as_rgb, resize
+from nets.detector import EMPTY_BOXES, EMPTY_SCORES, as_rgb, joined, resize, window_sizes
 
 
 class CascadeDetector:
@@ -44,11 +44,7 @@ class CascadeDetector:
         return self.nets[self.stages - 1][0].face_probability(crops)
 
     def window_sizes(self, height, width):
-        sizes, size = [], float(self.min_size)
-        while size <= min(height, width):
-            sizes.append(size)
-            size *= self.scale_step
-        return sizes
+        return window_sizes(height, width, self.min_size, self.scale_step)
 
     def detect(self, image):
         """Faces in `image` (an array, or a path to read): float (K, 4) boxes as x, y, w, h, and (K,) scores."""
@@ -59,9 +55,8 @@ class CascadeDetector:
             level = resize(level, net12.level_shape(*image.shape[:2], size))   # each level from the one before
             found.append(net12.scan_level(level, image.shape, self.thresholds[0], self.stride // net12.stride,
                                           crops=True))
-        boxes = np.concatenate([b for b, _, _ in found] + [np.zeros((0, 4))])
-        scores = np.concatenate([s for _, s, _ in found] + [np.zeros(0)])
-        crops = np.concatenate([c for _, _, c in found] + [np.zeros((0, 12, 12, 3), np.uint8)])
+        no_crops = np.zeros((0, net12.window, net12.window, 3), np.uint8)
+        boxes, scores, crops = joined(found, EMPTY_BOXES, EMPTY_SCORES, no_crops)
         boxes = _calibrated(cal12, boxes, crops)
         keep = nms(boxes, scores, self.nms_ious[0])
         boxes, scores = boxes[keep], scores[keep]

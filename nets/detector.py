@@ -28,6 +28,7 @@ from nanonet.layers.activation import softmax
 from nanonet.model import fully_convolutional
 
 METHODS = ("cascade", "fcn", "windows")
+EMPTY_BOXES, EMPTY_SCORES = np.zeros((0, 4)), np.zeros(0)
 
 
 def as_rgb(image):
@@ -135,21 +136,19 @@ class SlidingWindowDetector:
         return self.classifier.face_probability(crops)
 
     def window_sizes(self, height, width):
-        sizes, size = [], float(self.min_size)
-        while size <= min(height, width):
-            sizes.append(size)
-            size *= self.scale_step
-        return sizes
+        return window_sizes(height, width, self.min_size, self.scale_step)
 
     def detect(self, image):
         """Faces in `image` (an array, or a path to read): float (K, 4) boxes as x, y, w, h, and (K,) scores."""
         image = read_image(image) if isinstance(image, str) else as_rgb(image)
         sizes = self.window_sizes(*image.shape[:2])
         if self.method == "fcn":
-            boxes, scores = _joined(self.classifier.scan(image, size, self.threshold) for size in sizes)
+            boxes, scores = joined([self.classifier.scan(image, size, self.threshold) for size in sizes],
+                                   EMPTY_BOXES, EMPTY_SCORES)
         else:
             if self.method == "cascade":
-                boxes, scores = _joined(self.first_stage.scan(image, size, self.proposal_threshold) for size in sizes)
+                boxes, scores = joined([self.first_stage.scan(image, size, self.proposal_threshold) for size in sizes],
+                                       EMPTY_BOXES, EMPTY_SCORES)
                 boxes = boxes[nms(boxes, scores, self.proposal_iou)]
             else:
                 boxes = np.concatenate([self.classifier.grid(*image.shape[:2], size) for size in sizes] or
@@ -169,9 +168,16 @@ def resize(image, shape):
     return cv2.resize(image, shape, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
-def _joined(results):
-    boxes, scores = [np.zeros((0, 4))], [np.zeros(0)]
-    for b, s in results:
-        boxes.append(b)
-        scores.append(s)
-    return np.concatenate(boxes), np.concatenate(scores)
+def window_sizes(height, width, min_size, scale_step):
+    """Window sides min_size, min_size * scale_step, ... up to the image's short side."""
+    sizes, size = [], float(min_size)
+    while size <= min(height, width):
+        sizes.append(size)
+        size *= scale_step
+    return sizes
+
+
+def joined(results, *empty):
+    """Per-scale tuples of arrays (boxes, scores, ...) joined column by column; `empty` holds each column's
+    empty array, which is all there is when no scale gave a result."""
+    return tuple(np.concatenate([r[k] for r in results] + [e]) for k, e in enumerate(empty))
