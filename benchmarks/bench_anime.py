@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import nets  # noqa: E402
+from benchmarks import peers  # noqa: E402
 from benchmarks.common import machine_line, write_section  # noqa: E402
 from nanonet.data.datasets import open_dataset, split_by_name  # noqa: E402
 from nanonet.data.detection import iou  # noqa: E402
@@ -35,22 +36,9 @@ from nets.registry import NETS, SHARED_DATA  # noqa: E402
 from nets.detector import METHODS  # noqa: E402
 from nets.scenes import compose_scenes  # noqa: E402
 
-CASCADE = os.path.join(SHARED_DATA, "cascades", "lbpcascade_animeface.xml")
 SCENES = os.path.join(SHARED_DATA, "anime-scenes")
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
 METHOD_SCENES = 10  # scoring crop by crop takes seconds a scene: the two methods meet on a few
-
-
-def lbp_detector():
-    cascade = cv2.CascadeClassifier(CASCADE)
-    if cascade.empty():
-        raise SystemExit(f"bench_anime.py: cannot load {CASCADE}")
-
-    def detect(image):
-        grey = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
-        found = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24))
-        return np.asarray(found, dtype=np.float64).reshape(-1, 4), np.ones(len(found))
-    return detect
 
 
 def evaluate(detect, scenes):
@@ -95,14 +83,14 @@ def main(argv=None):
     parser.add_argument("--scenes", type=int, default=100)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "BENCHMARKS.md"))
     args = parser.parse_args(argv)
-    if not os.path.exists(NETS["frg64s"].data) or not os.path.exists(CASCADE):
+    if not os.path.exists(NETS["frg64s"].data) or not os.path.exists(peers.ANIME_CASCADE):
         print("bench_anime.py: ../shared/data is not here; nothing to measure")
         return 0
     cv2.setNumThreads(1)
     _, held_out = split_by_name(open_dataset(NETS["frg64s"].data), 0.1)
     scenes = compose_scenes(held_out, args.scenes, np.random.default_rng(0))
     tuning = compose_scenes(held_out, args.scenes // 2, np.random.default_rng(1))
-    lbp = lbp_detector()
+    lbp = peers.lbp_animeface().detect
     ours = nets.load(args.model)
     rows = []
     for name, detect in [("lbpcascade_animeface", lbp), (f"nanonet {args.model}", ours.detect)]:

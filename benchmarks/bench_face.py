@@ -1,12 +1,16 @@
-"""The CNN cascade face detector against OpenCV's Haar and LBP frontal cascades: recall against false positives
-per image on the held-out WebFaces images, and single-threaded time per 640x480 image.
+"""The CNN cascade face detector against OpenCV's Haar (default, alt2) and LBP frontal cascades and the optional
+peers (dlib HOG, MTCNN, BlazeFace: benchmarks/install_peers.sh): recall against false positives per image on
+the held-out WebFaces images, single-threaded time per 640x480 image, and every detector's boxes on the
+README's example picture.
 
     python benchmarks/bench_face.py [--model face] [--timing 40] [--out BENCHMARKS.md]
 
 The validation images are those train.py holds out of ../shared/data/faces-webfaces (a tenth, by a hash of
 the file name), which no stage of the cascade trained on. A detection finds a face when their IoU is at
 least 0.5 (OpenCV's Haar boxes have the same scale and centre as our face boxes: median side ratio 0.97).
-All detectors look for faces of at least 24 pixels; the cascades run with scaleFactor 1.1 and minNeighbors 5.
+All detectors look for faces of at least 24 pixels (dlib's HOG detector cannot: it finds faces from about 80);
+the cascades run with scaleFactor 1.1 and minNeighbors 5, the peers at their defaults. Figures are written
+to benchmarks/figures/ beside --out.
 Each detector's discrete ROC sweeps its score (the last net's face probability; a cascade's level weight)
 over the detections it returns at its own settings; its operating point is marked. Times are medians over
 validation images resized to 640x480, the detectors taking turns on each image, one thread each.
@@ -19,7 +23,6 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -28,32 +31,25 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import nets  # noqa: E402
 from benchmarks import peers  # noqa: E402
-from benchmarks.common import machine_line, write_section  # noqa: E402
-from nanonet.data.annotations import read_webfaces  # noqa: E402
-from nanonet.data.detection import split_images  # noqa: E402
+from benchmarks.common import machine_line, webfaces_validation, write_section  # noqa: E402
 from nanonet.data.image import read_image  # noqa: E402
 from nanonet.plot import line_chart  # noqa: E402
 from nets.evaluation import Tally  # noqa: E402
 from nets.registry import NETS  # noqa: E402
 
-FIGURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "figures")
 MIN_SIZE = 24
 STAGE_THRESHOLDS = [dict(threshold12=a, threshold24=0.5) for a in (0.1, 0.2)]
 FINAL_THRESHOLDS = (0.3, 0.5, 0.7, 0.9)
+OURS = "nanonet face (CNN cascade)"
+EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "astronaut.jpg")
 
 
-def validation_images(fraction=0.1):
-    return split_images(read_webfaces(NETS["net12"].data), fraction)[1]
-
-
-def tally(detect, images):
-    """(Tally, median ms per image at the images' own sizes)."""
+def tally(detector, images):
+    """(Tally, median ms per image at the images' own sizes) of a peers.Detector."""
     result, times = Tally(), []
     for a in images:
-        image = read_image(a.path)
-        start = time.perf_counter()
-        boxes, scores = detect(image)
-        times.append(1000 * (time.perf_counter() - start))
+        boxes, scores, ms = detector.run(read_image(a.path))
+        times.append(ms)
         result.add(boxes, scores, a.boxes)
     return result, statistics.median(times)
 
@@ -63,11 +59,28 @@ def timings(detectors, images, count):
     times = {name: [] for name in detectors}
     for a in images[:count]:
         image = cv2.resize(read_image(a.path), (640, 480), interpolation=cv2.INTER_AREA)
-        for name, detect in detectors.items():
-            start = time.perf_counter()
-            detect(image)
-            times[name].append(1000 * (time.perf_counter() - start))
+        for name, detector in detectors.items():
+            times[name].append(detector.run(image)[2])
     return {name: (statistics.median(t), min(t), max(t)) for name, t in times.items()}
+
+
+def boxes_picture(detectors, path, side=256):
+    """One panel per detector: its boxes on the example picture, its name above."""
+    image = read_image(EXAMPLE)
+    scale = side / max(image.shape[:2])
+    panels = []
+    for name, detector in detectors.items():
+        panel = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        panel = cv2.copyMakeBorder(panel, 22, 0, 0, 0, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+        for x, y, w, h in (detector.detect(image)[0] * scale).round().astype(int):
+            cv2.rectangle(panel, (x, y + 22), (x + w, y + h + 22), (0, 220, 0), 2)
+        cv2.putText(panel, name[:34], (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+        panels.append(panel)
+    columns = 4
+    panels += [np.full_like(panels[0], 255)] * (-len(panels) % columns)
+    rows = [np.hstack(panels[i:i + columns]) for i in range(0, len(panels), columns)]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    cv2.imwrite(path, cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
 
 
 def main(argv=None):
@@ -81,29 +94,30 @@ def main(argv=None):
         print("bench_face.py: ../shared/data is not here; nothing to measure")
         return 0
     cv2.setNumThreads(1)
-    images = validation_images()[:args.images]
+    images = webfaces_validation()[:args.images]
     ours = nets.load(args.model, min_size=MIN_SIZE)
     sweep = nets.load(args.model, min_size=MIN_SIZE, threshold=0.0)    # every score, for the ROC
-    detectors = {"nanonet face (CNN cascade)": ours.detect, "Haar frontalface_default": peers.haar(min_size=MIN_SIZE).detect}
-    lbp = peers.lbp_frontal(min_size=MIN_SIZE)
-    if lbp:
-        detectors["LBP frontalface"] = lbp.detect
-    tallies = {name: tally(sweep.detect if name.startswith("nanonet") else detect, images)[0]
-               for name, detect in detectors.items()}
+    others, notes = peers.face_peers(MIN_SIZE, threads=1)
+    detectors = {OURS: peers.Detector(OURS, ours.detect), **{p.name: p for p in others}}
+    tallies = {name: tally(peers.Detector(OURS, sweep.detect) if name == OURS else detector, images)[0]
+               for name, detector in detectors.items()}
     times = timings(detectors, images, args.timing)
-    haar_ms = times["Haar frontalface_default"][0]
+    figures = os.path.join(os.path.dirname(os.path.abspath(args.out)), "benchmarks", "figures")  # beside --out
+    boxes_picture(detectors, os.path.join(figures, "face_boxes.png"))
+    for p in others:
+        getattr(p, "close", lambda: None)()
+    haar_ms = times["haarcascade_frontalface_default"][0]
 
     rows, series = [], {}
     for name, result in tallies.items():
-        threshold = ours.thresholds[-1] if name.startswith("nanonet") else -np.inf
+        threshold = ours.thresholds[-1] if name == OURS else -np.inf
         recall, fppi = result.at(threshold)
         ms, lo, hi = times[name]
         rows.append(f"| {name} | {recall:.3f} | {fppi:.3f} | {ms:.1f} ({lo:.0f}-{hi:.0f}) | {haar_ms / ms:.2f} |")
         _, r, f = result.roc()
         series[name] = (list(f), list(r))
         series[f"{name}: operating point"] = ([fppi], [recall])
-    os.makedirs(FIGURES, exist_ok=True)
-    line_chart(os.path.join(FIGURES, "face_roc.png"), [dict(
+    line_chart(os.path.join(figures, "face_roc.png"), [dict(
         title=f"WebFaces held-out images ({len(images)}, {sum(len(a.boxes) for a in images)} faces)",
         xlabel="false positives per image", ylabel="recall (IoU >= 0.5)", series=series,
         xlim=(0, 1.0), ylim=(0, 1))], size=(720, 460))
@@ -119,10 +133,14 @@ def main(argv=None):
         "resized to 640x480.", "",
         "| detector | recall | false positives / image | ms / 640x480 image | speed vs Haar |",
         "|---|---|---|---|---|", *rows, "",
-        "![ROC](benchmarks/figures/face_roc.png)"])
+        "![ROC](benchmarks/figures/face_roc.png)", "",
+        *(f"Skipped: {note}." for note in notes), "",
+        "Every detector's boxes on the README's example picture (NASA, public domain):", "",
+        "![boxes](benchmarks/figures/face_boxes.png)"])
     tuning = []
     for point in STAGE_THRESHOLDS:
-        result, ms = tally(nets.load(args.model, min_size=MIN_SIZE, threshold=0.0, **point).detect, images)
+        result, ms = tally(peers.Detector(OURS, nets.load(args.model, min_size=MIN_SIZE, threshold=0.0, **point).detect),
+                           images)
         cells = " | ".join("{:.3f} / {:.3f}".format(*result.at(t)) for t in FINAL_THRESHOLDS)
         tuning.append(f"| {point['threshold12']:g} | {point['threshold24']:g} | {cells} | {ms:.1f} |")
     body += "\n".join([

@@ -5,6 +5,10 @@ import re
 import statistics
 import time
 
+from nanonet.data.annotations import read_webfaces
+from nanonet.data.detection import split_images
+from nets.registry import NETS
+
 
 def median_time(fn, repeats, sync=lambda: None):
     """Median wall time of fn() over `repeats` calls, after one warm-up call."""
@@ -17,6 +21,11 @@ def median_time(fn, repeats, sync=lambda: None):
         sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times), min(times), max(times)
+
+
+def webfaces_validation(fraction=0.1):
+    """The WebFaces images train.py holds out (a tenth, by a hash of the file name): no face net trained on them."""
+    return split_images(read_webfaces(NETS["net12"].data), fraction)[1]
 
 
 def cpu_model():

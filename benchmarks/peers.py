@@ -1,28 +1,52 @@
-"""OpenCV's cascade face detectors, as peers for the benchmarks: each a detect(image RGB) -> (boxes, scores).
+"""The detectors the benchmarks compare, each a Detector: a name, detect(image RGB) -> (boxes, scores) and
+run(image) -> (boxes, scores, ms).
 
-The scores are the cascade's level weights (detectMultiScale3 with outputRejectLevels), so that a discrete
-ROC can be drawn for it as for a net; all of its detections count at its own operating point.
+OpenCV's cascades run in this process. Their scores are the cascade's level weights (detectMultiScale3 with
+outputRejectLevels), so that a discrete ROC can be drawn for them as for a net; all of their detections count
+at their own operating point.
+
+The optional peers (dlib's HOG detector, MTCNN, BlazeFace) run in the environment that install_peers.sh
+makes, each in a peer_worker.py process that times its own detections; when that environment or a peer
+in it is missing, the peer is skipped with a note.
 
 The LBP frontal cascade is not in opencv-python's wheel: scikit-image ships a copy, whose tag featureParams
 is misspelt featuhreParams. It is taken from an installed scikit-image, or from scikit-image's wheel fetched
 once with pip into benchmarks/out/ (not committed), and corrected in memory.
 """
 import glob
+import json
 import os
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 
 import cv2
 import numpy as np
 
+from nets.registry import SHARED_DATA
+
+ANIME_CASCADE = os.path.join(SHARED_DATA, "cascades", "lbpcascade_animeface.xml")
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
 LBP_FRONTAL = "lbpcascade_frontalface_opencv.xml"
 SKIMAGE_WHEEL = "scikit-image==0.26.0"
+PEERS_PYTHON = os.path.join(OUT, "peers", "bin", "python")
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer_worker.py")
+EXTERNAL = ("dlib HOG", "MTCNN", "BlazeFace")
 
 
-class OpenCVCascade:
+class Detector:
+    def __init__(self, name, detect):
+        self.name, self.detect = name, detect
+
+    def run(self, image):
+        start = time.perf_counter()
+        boxes, scores = self.detect(image)
+        return boxes, scores, 1000 * (time.perf_counter() - start)
+
+
+class OpenCVCascade(Detector):
     def __init__(self, cascade, name, min_size=24, scale_factor=1.1, min_neighbors=5, equalize=False):
         self.cascade, self.name, self.equalize = cascade, name, equalize
         self.options = dict(scaleFactor=scale_factor, minNeighbors=min_neighbors, minSize=(min_size, min_size))
@@ -33,6 +57,63 @@ class OpenCVCascade:
             grey = cv2.equalizeHist(grey)
         boxes, _, weights = self.cascade.detectMultiScale3(grey, outputRejectLevels=True, **self.options)
         return np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(weights, np.float64).reshape(-1)
+
+
+class PeerUnavailable(RuntimeError):
+    pass
+
+
+class ExternalPeer(Detector):
+    """A peer served by peer_worker.py from the peers environment; `threads` is its intra-op thread count."""
+
+    def __init__(self, name, min_size=24, threads=1):
+        if not os.path.exists(PEERS_PYTHON):
+            raise PeerUnavailable(f"{name}: not installed (bash benchmarks/install_peers.sh)")
+        self.name, self.log = name, tempfile.TemporaryFile()   # a file: a full pipe would stall the peer
+        self.process = subprocess.Popen(
+            [PEERS_PYTHON, WORKER, "--serve", name, "--min-size", str(min_size), "--threads", str(threads)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+            env=dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads)))
+        first = self.process.stdout.readline()
+        if not first:
+            self.process.wait()
+            self.log.seek(0)
+            error = self.log.read().decode(errors="replace").strip().splitlines()
+            raise PeerUnavailable(f"{name}: does not load ({error[-1] if error else 'no answer'})")
+        self.version = json.loads(first)["version"]
+
+    def run(self, image):
+        image = np.ascontiguousarray(image, np.uint8)
+        self.process.stdin.write(json.dumps({"shape": image.shape}).encode() + b"\n" + image.tobytes())
+        self.process.stdin.flush()
+        answer = json.loads(self.process.stdout.readline())
+        return (np.asarray(answer["boxes"], np.float64).reshape(-1, 4), np.asarray(answer["scores"], np.float64),
+                answer["ms"])
+
+    def detect(self, image):
+        return self.run(image)[:2]
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+        self.log.close()
+
+
+def face_peers(min_size=24, threads=1):
+    """([Detector], [note]): OpenCV's Haar (default, alt2) and LBP frontal cascades, then the external peers
+    that are installed; a note for each one skipped."""
+    peers, notes = [haar(min_size=min_size), haar("haarcascade_frontalface_alt2.xml", min_size=min_size)], []
+    lbp = lbp_frontal(min_size=min_size)
+    if lbp:
+        peers.append(lbp)
+    else:
+        notes.append(f"{LBP_FRONTAL}: no copy to be had")
+    for name in EXTERNAL:
+        try:
+            peers.append(ExternalPeer(name, min_size, threads))
+        except PeerUnavailable as skipped:
+            notes.append(str(skipped))
+    return peers, notes
 
 
 def haar(name="haarcascade_frontalface_default.xml", **options):
@@ -47,6 +128,11 @@ def from_file(path, name, **options):
     if cascade.empty():
         raise RuntimeError(f"cannot load the cascade {path}")
     return OpenCVCascade(cascade, name, **options)
+
+
+def lbp_animeface(min_size=24):
+    """lbpcascade_animeface with its README's parameters: equalised grey image, scaleFactor 1.1, minNeighbors 5."""
+    return from_file(ANIME_CASCADE, "lbpcascade_animeface", min_size=min_size, equalize=True)
 
 
 def lbp_frontal(**options):

@@ -2,6 +2,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from nets.registry import NETS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -13,3 +17,45 @@ def test_bench_layers_quick_writes_its_section(tmp_path):
     text = out.read_text()
     assert "kept" in text and "<!-- bench_layers:start -->" in text
     assert "| nanonet |" in text and "GEMM bound" in text
+
+
+@pytest.mark.skipif(not Path(NETS["net12"].data).exists(), reason=f"{NETS['net12'].data} is not here")
+def test_run_all_quick_writes_every_section_and_picture(tmp_path):
+    out = tmp_path / "BENCHMARKS.md"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run_all.py"), "--quick", "--out", str(out)],
+                   check=True, capture_output=True, timeout=600)
+    text = out.read_text()
+    for section in ("machine", "bench_layers", "bench_data", "bench_anime", "bench_face", "bench_throughput",
+                    "bench_batch"):
+        assert f"<!-- {section}:start -->" in text
+    assert "| nanonet face | 1 |" in text and "--workers" in text
+    assert (tmp_path / "benchmarks" / "figures" / "face_roc.png").exists()
+    assert (tmp_path / "benchmarks" / "figures" / "face_boxes.png").exists()
+
+
+def test_external_peer_missing_is_skipped_with_one_line(monkeypatch):
+    from benchmarks import peers
+    monkeypatch.setattr(peers, "PEERS_PYTHON", str(ROOT / "no-such-environment" / "python"))
+    with pytest.raises(peers.PeerUnavailable, match="not installed"):
+        peers.ExternalPeer("dlib HOG")
+    monkeypatch.setattr(peers, "PEERS_PYTHON", sys.executable)     # an environment without dlib
+    try:
+        import dlib  # noqa: F401
+        pytest.skip("dlib is installed here")
+    except ImportError:
+        pass
+    with pytest.raises(peers.PeerUnavailable, match=r"dlib HOG: does not load \(.*dlib"):
+        peers.ExternalPeer("dlib HOG")
+
+
+def test_throughput_pictures_keep_the_aspect_ratio(tmp_path):
+    import numpy as np
+    from PIL import Image
+    from benchmarks.bench_throughput import picture
+    wide = np.zeros((100, 400, 3), np.uint8)
+    wide[:, 150:250] = 255                                  # a white band in the middle
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    out = picture(str(tmp_path / "wide.png"), 64, 48)
+    assert out.shape == (48, 64, 3)
+    assert out[:, 0].max() == 0 and out[:, -1].max() == 0   # cut about the centre: 133 px wide, band inside
+    assert out[:, 32].min() == 255
