@@ -7,8 +7,9 @@
    above nms12 are suppressed. (A window scanned so sees one pixel more than a 12x12 crop: the 12-net pools
    10 -> 5 with ceil rounding, and the last pooling window, overhanging a crop, reads the next pixel of
    the image. The nets were trained on crops; the scan's recall is measured on whole images.)
-2. Survivors are cut out at 24x24 (one numba batch), scored by the 24-net (threshold24), calibrated by
-   the 24-cal net; overlaps above nms24 go.
+2. Survivors are cut out at 24x24 (one numba batch per pyramid level: each window from the smallest level on
+   which it still spans 24 pixels, so that resampling reads a few pixels per output pixel, not the whole
+   window), scored by the 24-net (threshold24), calibrated by the 24-cal net; overlaps above nms24 go.
 3. Survivors are cut out at 48x48 and scored by the 48-net (threshold); overlaps above nms_iou go, best
    first; the rest are calibrated by the 48-cal net.
 A window's score is its last net's face probability. `stages` stops the cascade early (1 or 2), which
@@ -50,10 +51,10 @@ class CascadeDetector:
         """Faces in `image` (an array, or a path to read): float (K, 4) boxes as x, y, w, h, and (K,) scores."""
         image = read_image(image) if isinstance(image, str) else as_rgb(image)
         net12, cal12 = self.nets[0]
-        found, level = [], image
+        found, levels = [], [image]
         for size in self.window_sizes(*image.shape[:2]):
-            level = resize(level, net12.level_shape(*image.shape[:2], size))   # each level from the one before
-            found.append(net12.scan_level(level, image.shape, self.thresholds[0], self.stride // net12.stride,
+            levels.append(resize(levels[-1], net12.level_shape(*image.shape[:2], size)))   # each from the one before
+            found.append(net12.scan_level(levels[-1], image.shape, self.thresholds[0], self.stride // net12.stride,
                                           crops=True))
         no_crops = np.zeros((0, net12.window, net12.window, 3), np.uint8)
         boxes, scores, crops = joined(found, EMPTY_BOXES, EMPTY_SCORES, no_crops)
@@ -62,7 +63,7 @@ class CascadeDetector:
         boxes, scores = boxes[keep], scores[keep]
         for stage in range(1, self.stages):
             net, cal = self.nets[stage]
-            crops = extract_windows(image, boxes, net.window)
+            crops = pyramid_windows(levels, boxes, net.window)
             scores = net.face_probability(crops)
             passed = scores >= self.thresholds[stage]
             boxes, scores, crops = boxes[passed], scores[passed], crops[passed]
@@ -74,6 +75,21 @@ class CascadeDetector:
                 keep = nms(boxes, scores, self.nms_ious[stage])
                 boxes, scores = _calibrated(cal, boxes[keep], crops[keep]), scores[keep]
         return boxes, scores
+
+
+def pyramid_windows(levels, boxes, size):
+    """uint8 (K, size, size, 3) crops of boxes (K, 4) in levels[0]'s coordinates, each cut from the smallest of
+    `levels` (the image, then ever smaller copies of it) on which the box still spans `size` pixels."""
+    height, width = levels[0].shape[:2]
+    scales = [np.array([level.shape[1] / width, level.shape[0] / height] * 2) for level in levels]
+    choice = np.zeros(len(boxes), np.int64)
+    for k, scale in enumerate(scales):     # levels shrink: the last that fits wins
+        choice[np.minimum(boxes[:, 2] * scale[0], boxes[:, 3] * scale[1]) >= size] = k
+    crops = np.empty((len(boxes), size, size, 3), np.uint8)
+    for k in np.unique(choice):
+        chosen = choice == k
+        crops[chosen] = extract_windows(levels[k], boxes[chosen] * scales[k], size)
+    return crops
 
 
 def _calibrated(cal, boxes, crops):

@@ -8,7 +8,7 @@ from nanonet.data import detection
 from nanonet.kernels.windows import extract_windows
 from nanonet.serialize import ModelFileError
 from nets import cascade
-from nets.cascade_detector import CascadeDetector
+from nets.cascade_detector import CascadeDetector, pyramid_windows
 from nets.detector import Classifier, Net
 from tests.test_detector import NORM, _slim
 
@@ -37,6 +37,19 @@ def test_the_12_net_crops_are_its_scanned_windows():
     # The scores come close to the crops' own but not exactly: the 12-net pools 10 -> 5 with ceil rounding,
     # so a crop's last pooling window overhangs it, while in a whole image it reads the next pixel.
     assert np.corrcoef(scores, net12.face_probability(crops))[0, 1] > 0.9
+
+
+def test_pyramid_windows_come_from_the_smallest_level_that_holds_them():
+    import cv2
+    image = cv2.GaussianBlur(_image(3, (120, 160, 3)), (0, 0), 3)     # smooth, so shrinking loses little
+    levels = [image, cv2.resize(image, (80, 60), interpolation=cv2.INTER_AREA),
+              cv2.resize(image, (40, 30), interpolation=cv2.INTER_AREA)]
+    boxes = np.array([[10, 10, 20, 20], [30, 20, 60, 60], [0, 0, 100, 100], [-10, 50, 90, 90]], float)
+    direct, cut = extract_windows(image, boxes, 24), pyramid_windows(levels, boxes, 24)
+    np.testing.assert_array_equal(cut[0], direct[0])      # spans 24 px on no smaller level: cut from the image
+    np.testing.assert_array_equal(cut[[1, 3]], extract_windows(levels[1], boxes[[1, 3]] / 2, 24))
+    np.testing.assert_array_equal(cut[2], extract_windows(levels[2], boxes[2:3] / 4, 24)[0])   # 25 px there
+    assert np.abs(cut.astype(int) - direct).mean() < 2
 
 
 def test_every_stage_passes_on_at_most_what_it_received():

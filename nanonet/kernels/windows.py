@@ -17,16 +17,17 @@ def extract_windows(image, windows, size):
 
 
 @njit(cache=True)
-def _bilinear(image, y, x, c):
-    h, w = image.shape[0], image.shape[1]
-    y = min(max(y, 0.0), h - 1.0)
-    x = min(max(x, 0.0), w - 1.0)
-    y0, x0 = int(y), int(x)
-    y1, x1 = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
-    fy, fx = y - y0, x - x0
-    top = image[y0, x0, c] * (1 - fx) + image[y0, x1, c] * fx
-    bottom = image[y1, x0, c] * (1 - fx) + image[y1, x1, c] * fx
-    return top * (1 - fy) + bottom * fy
+def _taps(start, step, n, size, limit):
+    """Bilinear taps of the n samples per output pixel along one axis: first index, second index and the
+    second's weight, (size * n,) each. Pixel i covers [i - 0.5, i + 0.5); samples clamp to the edge pixels."""
+    first, second = np.empty(size * n, np.int64), np.empty(size * n, np.int64)
+    weight = np.empty(size * n, np.float64)
+    for o in range(size):
+        for s in range(n):
+            p = min(max(start + (o + (s + 0.5) / n) * step - 0.5, 0.0), limit - 1.0)
+            i = int(p)
+            first[o * n + s], second[o * n + s], weight[o * n + s] = i, min(i + 1, limit - 1), p - i
+    return first, second, weight
 
 
 @njit(parallel=True, cache=True)
@@ -35,19 +36,22 @@ def _extract_cpu(image, windows, size):
     out = np.empty((m, size, size, channels), dtype=np.uint8)
     for k in prange(m):
         x, y, w, h = windows[k, 0], windows[k, 1], windows[k, 2], windows[k, 3]
-        step_y, step_x = h / size, w / size
-        ny, nx = max(1, math.ceil(step_y)), max(1, math.ceil(step_x))
+        ny, nx = max(1, math.ceil(h / size)), max(1, math.ceil(w / size))
+        y0, y1, fy = _taps(y, h / size, ny, size, image.shape[0])
+        x0, x1, fx = _taps(x, w / size, nx, size, image.shape[1])
+        acc = np.empty(channels, np.float64)
         for oy in range(size):
             for ox in range(size):
+                acc[:] = 0.0
+                for sy in range(oy * ny, (oy + 1) * ny):
+                    top, bottom, b = y0[sy], y1[sy], fy[sy]
+                    for sx in range(ox * nx, (ox + 1) * nx):
+                        left, right, a = x0[sx], x1[sx], fx[sx]
+                        for c in range(channels):
+                            acc[c] += ((image[top, left, c] * (1 - a) + image[top, right, c] * a) * (1 - b)
+                                       + (image[bottom, left, c] * (1 - a) + image[bottom, right, c] * a) * b)
                 for c in range(channels):
-                    acc = 0.0
-                    for sy in range(ny):
-                        # sample centres, in pixel coordinates where pixel i covers [i - 0.5, i + 0.5)
-                        py = y + (oy + (sy + 0.5) / ny) * step_y - 0.5
-                        for sx in range(nx):
-                            px = x + (ox + (sx + 0.5) / nx) * step_x - 0.5
-                            acc += _bilinear(image, py, px, c)
-                    out[k, oy, ox, c] = min(255, int(acc / (ny * nx) + 0.5))
+                    out[k, oy, ox, c] = min(255, int(acc[c] / (ny * nx) + 0.5))
     return out
 
 
