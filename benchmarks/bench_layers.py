@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import nanonet as nn  # noqa: E402
 from benchmarks.common import machine_line, median_time, write_section  # noqa: E402
-from nanonet.backend import BackendError, use_device  # noqa: E402
+from nanonet.backend import BackendError, device_name, use_device  # noqa: E402
 from nanonet.losses import softmax_cross_entropy  # noqa: E402
 from nanonet.optim import MomentumSGD  # noqa: E402
 from nets.frg import frgnet  # noqa: E402
@@ -148,13 +148,13 @@ def interleaved(runners, task, batch, rounds):
     return {name: (batch / np.median(ts), batch / max(ts), batch / min(ts)) for name, ts in times.items()}
 
 
-def report(args, device_name, flops, gemm, results, profile, update_ms):
+def report(args, device, flops, gemm, results, profile, update_ms):
     train, infer = results["train_step"], results["infer"]
     bound = {"train_step": gemm * 1e9 / (3 * flops), "infer": gemm * 1e9 / flops}
     lines = [
         "## FrgNet64 training step and inference (`benchmarks/bench_layers.py`)",
         "",
-        f"Machine: {machine_line()}; device: {device_name}. Batch {args.batch} of 64x64x3, float32, "
+        f"Machine: {machine_line()}; device: {device}. Batch {args.batch} of 64x64x3, float32, "
         f"MomentumSGD with weight decay; median (min–max) over {args.rounds} interleaved rounds.",
         f"NumPy {np.__version__}" + (f", torch {torch.__version__}" if torch else ", torch not installed")
         + f". FrgNet64 forward pass: {flops / 1e9:.3f} GFLOP per image. NumPy float32 GEMM: {gemm:.0f} GFLOP/s.",
@@ -201,21 +201,18 @@ def main(argv=None):
         return 2
     runners = [NanonetRunner(args.batch, xp)]
     if args.gpu >= 0:
-        device_name = xp.cuda.runtime.getDeviceProperties(args.gpu)["name"].decode()
         if torch is not None and torch.cuda.is_available():
             runners.append(TorchRunner(args.batch, f"cuda:{args.gpu}"))
-    else:
-        device_name = "CPU"
-        if torch is not None:
-            torch.set_num_threads(os.cpu_count())
-            runners.append(TorchRunner(args.batch, "cpu"))
+    elif torch is not None:
+        torch.set_num_threads(os.cpu_count())
+        runners.append(TorchRunner(args.batch, "cpu"))
     if torch is None:
         print("torch is not installed: measuring nanonet alone (pip install torch==2.13.0 to compare)")
     flops = forward_flops(frgnet(np.random.default_rng(0)), (3, 64, 64))
     gemm = gemm_gflops(max(args.rounds, 3))
     results = {task: interleaved(runners, task, args.batch, args.rounds) for task in ("train_step", "infer")}
     profile, update_ms = runners[0].profile(max(args.rounds // 2, 1))
-    body = report(args, device_name, flops, gemm, results, profile, update_ms)
+    body = report(args, device_name(args.gpu), flops, gemm, results, profile, update_ms)
     write_section(args.out, "bench_layers" + ("_gpu" if args.gpu >= 0 else ""), body)
     print(body)
     return 0

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import nets  # noqa: E402
 from benchmarks import peers  # noqa: E402
 from benchmarks.common import machine_line, webfaces_validation, write_section  # noqa: E402
-from nanonet.backend import cupy, cupy_available  # noqa: E402
+from nanonet.backend import cupy_available, device_name  # noqa: E402
 from nanonet.data.image import read_image  # noqa: E402
 from nanonet.progress import Progress  # noqa: E402
 from nets.registry import NETS, SHARED_DATA  # noqa: E402
@@ -55,8 +55,7 @@ def lineups(threads, gpu):
     """{group: [Detector]}, versions of the external peers, and notes on the peers skipped."""
     face = [peers.Detector("nanonet face", nets.load("face", min_size=MIN_SIZE).detect)]
     if gpu is not None:
-        name = cupy.cuda.runtime.getDeviceProperties(gpu)["name"].decode()
-        face.append(peers.Detector(f"nanonet face (GPU: {name})", nets.load("face", gpu=gpu, min_size=MIN_SIZE).detect))
+        face.append(peers.Detector(f"nanonet face (GPU: {device_name(gpu)})", nets.load("face", gpu=gpu, min_size=MIN_SIZE).detect))
     others, notes = peers.face_peers(MIN_SIZE, threads)
     anime = [peers.Detector("nanonet anime", nets.load("anime").detect), peers.lbp_animeface(MIN_SIZE)]
     versions = {p.name: p.version for p in others if hasattr(p, "version")}

@@ -20,26 +20,33 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from benchmarks.common import cpu_model, write_section  # noqa: E402
+from nanonet.backend import cupy_available, device_name  # noqa: E402
 
 # (script, arguments of the full run, arguments of --quick)
 SCRIPTS = [
     ("bench_layers.py", [], ["--quick"]),
+    ("bench_layers.py", ["--gpu", "0"], ["--quick", "--gpu", "0"]),     # only where CuPy sees a GPU
     ("bench_data.py", [], ["--batches", "2", "--rounds", "1"]),
     ("bench_anime.py", [], ["--scenes", "2"]),
     ("bench_face.py", [], ["--images", "4", "--timing", "2"]),
     ("bench_throughput.py", [], ["--images", "1", "--rounds", "1", "--sizes", "640x480"]),
     ("bench_batch.py", [], ["--images", "4", "--repeats", "1"]),
 ]
+INTRO = """# Benchmarks
+
+Every figure here is written by `python benchmarks/run_all.py`, which runs each script in `benchmarks/` in
+turn; each script also reruns alone and rewrites its own section. Timings are medians over rounds in which
+nanonet and its peers take turns in one process, so that they are compared under the same machine state;
+absolute numbers vary between machines and runs, ratios much less.
+"""
 PACKAGES = ("numpy", "numba", "opencv-python-headless", "pillow", "cupy-cuda12x", "torch")
 
 
 def gpu_line():
-    try:
-        import cupy
-        count = cupy.cuda.runtime.getDeviceCount()
-        return ", ".join(cupy.cuda.runtime.getDeviceProperties(i)["name"].decode() for i in range(count)) or "none"
-    except Exception:
+    if not cupy_available():
         return "none (or no CuPy)"
+    import cupy
+    return ", ".join(device_name(n) for n in range(cupy.cuda.runtime.getDeviceCount()))
 
 
 def versions():
@@ -61,6 +68,9 @@ def main(argv=None):
     out = os.path.abspath(args.out or (os.path.join(HERE, "out", "BENCHMARKS-quick.md") if args.quick
                                        else os.path.join(HERE, "..", "BENCHMARKS.md")))
     os.makedirs(os.path.dirname(out), exist_ok=True)
+    if not args.only:                      # a whole run starts the file afresh: no section outlives its script
+        with open(out, "w") as f:
+            f.write(INTRO)
     chosen = args.only.split(",") if args.only else [s for s, _, _ in SCRIPTS]
     unknown = set(chosen) - {s for s, _, _ in SCRIPTS}
     if unknown:
@@ -69,11 +79,10 @@ def main(argv=None):
         "## Machine", "",
         f"CPU: {cpu_model()}, {os.cpu_count()} cores. GPU: {gpu_line()}. {platform.platform()}.", "",
         f"{versions()}.", "",
-        "Rerun everything with `python benchmarks/run_all.py` (`--quick` for a smoke test); each section below "
-        "names the script that writes it."]))
+        "Optional peers: `bash benchmarks/install_peers.sh`; each section below names the script that writes it."]))
     failed = []
     for script, full, quick in SCRIPTS:
-        if script not in chosen:
+        if script not in chosen or ("--gpu" in full and not cupy_available()):
             continue
         print(f"run_all.py: {script}", file=sys.stderr, flush=True)
         start = time.perf_counter()

@@ -54,6 +54,13 @@ def use_device(device):
     return cupy
 
 
+def device_name(device):
+    """What device `device` is, in words: "CPU" for -1, else the GPU's name."""
+    if device is None or device < 0:
+        return "CPU"
+    return cupy.cuda.runtime.getDeviceProperties(device)["name"].decode()
+
+
 def to_gpu(x, device=None):
     """Copy a NumPy array to the current (or given) GPU; CuPy arrays pass through."""
     if cupy is None:

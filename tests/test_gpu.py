@@ -62,3 +62,9 @@ def test_detector_on_gpu_matches_cpu():
     cpu = SlidingWindowDetector(Classifier(_slim(), NORM, 0, 64), threshold=0.0).detect(image)
     gpu = SlidingWindowDetector(Classifier(_slim().to_gpu(), NORM, 0, 64), threshold=0.0).detect(image)
     np.testing.assert_allclose(gpu[1], cpu[1], atol=1e-4)
+
+
+def test_device_names():
+    from nanonet.backend import device_name
+    assert device_name(-1) == "CPU"
+    assert isinstance(device_name(0), str) and device_name(0)
