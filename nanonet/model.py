@@ -4,13 +4,16 @@ Branched graphs are declared by nesting the two, e.g. an Inception module is
 Concat(Sequential(conv1x1), Sequential(conv1x1, conv3x3), Sequential(pool, conv1x1)), and a
 multi-resolution net is Concat(big_trunk, Sequential(AvgPool2D(2), small_trunk)).
 """
+import copy
+
 import numpy as np
 
 from nanonet.backend import get_array_module
-from nanonet.layers.base import Layer
+from nanonet.layers.base import Layer, Param
 from nanonet.layers.conv import Conv2D
 from nanonet.layers.dense import Flatten, Linear
 from nanonet.layers.dropout import Dropout
+from nanonet.layers.norm import BatchNorm
 
 
 class Sequential(Layer):
@@ -105,6 +108,33 @@ def fully_convolutional(model, input_shape, every=1):
         x = layer.forward(x)
         layers.append(layer)
     return Sequential(*layers)
+
+
+def batch_norm_folded(model):
+    """An inference copy of `model` in which every BatchNorm right after a Conv2D or Linear is folded into
+    that layer: gamma * (W x + b - mean) / sqrt(var + eps) + beta = W' x + b'. Evaluation results are
+    unchanged (up to rounding) and one pass over the activations is saved; the other layers are shared."""
+    if isinstance(model, Concat):
+        return Concat(*map(batch_norm_folded, model.branches), axis=model.axis)
+    if not isinstance(model, Sequential):
+        return model
+    layers = []
+    for layer in model.layers:
+        if isinstance(layer, BatchNorm) and layers and isinstance(layers[-1], (Conv2D, Linear)):
+            layers[-1] = _folded(layers[-1], layer)
+        else:
+            layers.append(batch_norm_folded(layer))
+    return Sequential(*layers)
+
+
+def _folded(layer, norm):
+    scale = norm.gamma.data / (norm.avg_var + norm.eps) ** 0.5
+    folded = copy.copy(layer)
+    folded.W = Param(layer.W.data * scale.reshape((-1,) + (1,) * (layer.W.data.ndim - 1)))
+    folded.b = Param(((layer.b.data if layer.b is not None else 0) - norm.avg_mean) * scale + norm.beta.data)
+    if isinstance(layer, Conv2D):
+        folded._stores = {}      # its own column buffers
+    return folded
 
 
 def _chain(model):

@@ -20,8 +20,7 @@ import numpy as np
 from nanonet.data.detection import calibrate
 from nanonet.data.image import read_image
 from nanonet.kernels.nms import nms
-from nanonet.kernels.windows import extract_windows
-from nets.detector import EMPTY_BOXES, EMPTY_SCORES, as_rgb, joined, resize, window_sizes
+from nets.detector import EMPTY_BOXES, EMPTY_SCORES, as_rgb, joined, pyramid_windows, resize, window_sizes
 
 
 class CascadeDetector:
@@ -75,21 +74,6 @@ class CascadeDetector:
                 keep = nms(boxes, scores, self.nms_ious[stage])
                 boxes, scores = _calibrated(cal, boxes[keep], crops[keep]), scores[keep]
         return boxes, scores
-
-
-def pyramid_windows(levels, boxes, size):
-    """uint8 (K, size, size, 3) crops of boxes (K, 4) in levels[0]'s coordinates, each cut from the smallest of
-    `levels` (the image, then ever smaller copies of it) on which the box still spans `size` pixels."""
-    height, width = levels[0].shape[:2]
-    scales = [np.array([level.shape[1] / width, level.shape[0] / height] * 2) for level in levels]
-    choice = np.zeros(len(boxes), np.int64)
-    for k, scale in enumerate(scales):     # levels shrink: the last that fits wins
-        choice[np.minimum(boxes[:, 2] * scale[0], boxes[:, 3] * scale[1]) >= size] = k
-    crops = np.empty((len(boxes), size, size, 3), np.uint8)
-    for k in np.unique(choice):
-        chosen = choice == k
-        crops[chosen] = extract_windows(levels[k], boxes[chosen] * scales[k], size)
-    return crops
 
 
 def _calibrated(cal, boxes, crops):

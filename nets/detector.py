@@ -25,7 +25,7 @@ from nanonet.data.image import read_image
 from nanonet.kernels.nms import neighbours, nms
 from nanonet.kernels.windows import extract_windows
 from nanonet.layers.activation import softmax
-from nanonet.model import fully_convolutional
+from nanonet.model import batch_norm_folded, fully_convolutional
 
 METHODS = ("cascade", "fcn", "windows")
 EMPTY_BOXES, EMPTY_SCORES = np.zeros((0, 4)), np.zeros(0)
@@ -47,7 +47,8 @@ class Net:
     """A trained net with its input side and normalisation, scoring batches of crops."""
 
     def __init__(self, model, normalization, window, classes):
-        self.model, self.normalization, self.window, self.classes = model, normalization, window, classes
+        self.model, self.normalization = batch_norm_folded(model), normalization
+        self.window, self.classes = window, classes
 
     def probabilities(self, crops, batch=256):
         """Softmax (N, classes) of each uint8 (N, window, window, 3) crop."""
@@ -153,7 +154,8 @@ class SlidingWindowDetector:
             else:
                 boxes = np.concatenate([self.classifier.grid(*image.shape[:2], size) for size in sizes] or
                                        [np.zeros((0, 4))])
-            scores = self.predict_proba(extract_windows(image, boxes, self.classifier.window))
+            window = self.classifier.window
+            scores = self.predict_proba(pyramid_windows(octaves(image, window), boxes, window))
             boxes, scores = boxes[scores >= self.threshold], scores[scores >= self.threshold]
         if self.min_neighbors:
             supported = neighbours(boxes, self.group_iou) >= self.min_neighbors
@@ -166,6 +168,31 @@ def resize(image, shape):
     """image resized to shape (width, height): area averaging to shrink, bilinear to enlarge."""
     shrink = shape[0] < image.shape[1]
     return cv2.resize(image, shape, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def pyramid_windows(levels, boxes, size):
+    """uint8 (K, size, size, 3) crops of boxes (K, 4) in levels[0]'s coordinates, each cut from the smallest of
+    `levels` (the image, then ever smaller copies of it) on which the box still spans `size` pixels."""
+    height, width = levels[0].shape[:2]
+    scales = [np.array([level.shape[1] / width, level.shape[0] / height] * 2) for level in levels]
+    choice = np.zeros(len(boxes), np.int64)
+    for k, scale in enumerate(scales):     # levels shrink: the last that fits wins
+        choice[np.minimum(boxes[:, 2] * scale[0], boxes[:, 3] * scale[1]) >= size] = k
+    crops = np.empty((len(boxes), size, size, 3), np.uint8)
+    for k in np.unique(choice):
+        chosen = choice == k
+        crops[chosen] = extract_windows(levels[k], boxes[chosen] * scales[k], size)
+    return crops
+
+
+def octaves(image, smallest):
+    """image, then copies of it halved in turn while both sides stay at least `smallest`: levels for
+    pyramid_windows."""
+    levels = [image]
+    while min(levels[-1].shape[:2]) >= 2 * smallest:
+        h, w = levels[-1].shape[:2]
+        levels.append(cv2.resize(levels[-1], (w // 2, h // 2), interpolation=cv2.INTER_AREA))
+    return levels
 
 
 def window_sizes(height, width, min_size, scale_step):

@@ -8,8 +8,8 @@ from nanonet.data import detection
 from nanonet.kernels.windows import extract_windows
 from nanonet.serialize import ModelFileError
 from nets import cascade
-from nets.cascade_detector import CascadeDetector, pyramid_windows
-from nets.detector import Classifier, Net
+from nets.cascade_detector import CascadeDetector
+from nets.detector import Classifier, Net, pyramid_windows
 from tests.test_detector import NORM, _slim
 
 BUILDS = [cascade.net12, cascade.cal12, cascade.net24, cascade.cal24, cascade.net48, cascade.cal48]

@@ -12,8 +12,9 @@ from nanonet import serialize
 from nanonet.data.normalize import Normalization
 from nanonet.kernels.nms import nms, nms_reference
 from nanonet.kernels.windows import extract_windows, extract_windows_reference
-from nanonet.model import fully_convolutional
+from nanonet.model import batch_norm_folded, fully_convolutional
 from nets.detector import Classifier, SlidingWindowDetector, as_rgb
+from nets import cascade
 from nets.frg import anime12, frgnet_slim
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +49,23 @@ def test_window_extraction_matches_the_reference():
     windows = np.array([[0, 0, 8, 8], [3.5, 2.2, 20, 17], [-5, -5, 30, 30], [60, 40, 25, 25], [10, 10, 4, 4]])
     np.testing.assert_array_equal(extract_windows(image, windows, 8), extract_windows_reference(image, windows, 8))
     np.testing.assert_array_equal(extract_windows(image, [[7, 9, 8, 8]], 8)[0], image[9:17, 7:15])
+
+
+# net48 keeps the batch norm that follows a pool: a negative gamma would turn the max into a min
+@pytest.mark.parametrize("build,side,kept", [(frgnet_slim, 64, 0), (anime12, 12, 0), (cascade.net48, 48, 1)])
+def test_batch_norm_folded_net_predicts_the_same(build, side, kept):
+    model = _slim(2, build)
+    rng = np.random.default_rng(3)
+    for _, layer in model.named_layers():
+        if isinstance(layer, nn.BatchNorm):
+            layer.gamma.data[:] = rng.uniform(-2, 2, layer.channels)
+            layer.beta.data[:] = rng.normal(size=layer.channels)
+    x = rng.normal(size=(5, 3, side, side)).astype(np.float32)
+    expected, before = model.predict(x), [p.data.copy() for _, p in model.named_params()]
+    folded = batch_norm_folded(model)
+    assert sum(isinstance(layer, nn.BatchNorm) for _, layer in folded.named_layers()) == kept
+    np.testing.assert_allclose(folded.predict(x), expected, rtol=1e-4, atol=1e-4)
+    assert all(np.array_equal(a, p.data) for a, (_, p) in zip(before, model.named_params()))   # untouched
 
 
 def test_fully_convolutional_net_scores_every_window_like_the_classifier():
