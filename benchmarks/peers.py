@@ -158,8 +158,8 @@ def _lbp_frontal_text():
     cached = os.path.join(OUT, LBP_FRONTAL)
     if not os.path.exists(cached):
         with tempfile.TemporaryDirectory() as tmp:
-            fetched = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp,
-                                      SKIMAGE_WHEEL], capture_output=True, text=True)
+            fetched = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--retries", "0",
+                                      "--timeout", "10", "-d", tmp, SKIMAGE_WHEEL], capture_output=True, text=True)
             wheels = glob.glob(os.path.join(tmp, "*.whl"))
             if fetched.returncode or not wheels:
                 print(f"benchmarks: no scikit-image wheel to take {LBP_FRONTAL} from; skipping the LBP "
