@@ -40,7 +40,9 @@ class Normalization:
         """uint8 (N, H, W, C) -> float32 (N, C, H, W), on the device the images are on."""
         xp = get_array_module(images)
         x = images.transpose(0, 3, 1, 2).astype(np.float32)
-        return (x - xp.asarray(self.mean)) / xp.asarray(self.std)
+        x -= xp.asarray(self.mean)       # in place: no temporaries as large as the batch
+        x /= xp.asarray(self.std)
+        return x
 
     def arrays(self):
         return {"mean": self.mean, "std": self.std}
