@@ -45,7 +45,7 @@ def detection_sets(spec, path, val, seed, fast):
         train_images, val_images = train_images[:FAST_IMAGES], val_images[:FAST_IMAGES]
     if spec.samples == "faces":
         classes = detection.FACE_CLASSES
-        make = lambda ims, rng: detection.face_samples(ims, rng, jitters=spec.per_face)  # noqa: E731
+        make = lambda ims, rng: detection.face_samples(ims, rng, spec.per_face, spec.jitter)  # noqa: E731
     else:
         classes = detection.CALIBRATION_CLASSES
         make = lambda ims, rng: detection.calibration_samples(ims, rng, spec.per_face)  # noqa: E731
@@ -243,7 +243,8 @@ def main(argv=None):
                                     settings["weight_decay"]).setup(model)
         meta = {"command": "python train.py " + shlex.join(argv), "data": os.path.abspath(data_path),
                 "val": args.val, "train_images": len(train_set), "val_images": len(val_set), "seed": args.seed,
-                "settings": settings, "nanonet": nanonet.__version__, "numpy": np.__version__,
+                "settings": settings, "samples": {"per_face": spec.per_face, "jitter": spec.jitter},
+                "nanonet": nanonet.__version__, "numpy": np.__version__,
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
         save = {"arch": args.net, "config": {"classes": classes, "input_size": size},
                 "normalization": normalization.arrays(), "meta": meta}

@@ -92,12 +92,13 @@ def random_negatives(shape, boxes, rng, count, min_size, max_iou=0.3, tries=50):
     return out
 
 
-def face_samples(images, rng, jitters=2, negatives_per_image=6, min_size=24):
-    """(image index, window, label) triples for face / non-face classification."""
+def face_samples(images, rng, jitters=2, jitter=0.05, negatives_per_image=6, min_size=24):
+    """(image index, window, label) triples for face / non-face classification: each face `jitters` times,
+    moved and rescaled by up to `jitter` of its side."""
     samples = []
     for i, a in enumerate(images):
         for box in a.boxes:
-            samples += [(i, jittered(box, rng), FACE) for _ in range(jitters)]
+            samples += [(i, jittered(box, rng, jitter, jitter), FACE) for _ in range(jitters)]
         shape = _shape(a.path)
         samples += [(i, w, NONFACE) for w in random_negatives(shape, a.boxes, rng, negatives_per_image, min_size)]
     return samples
