@@ -8,7 +8,7 @@ from nanonet.data import detection
 from nanonet.kernels.windows import extract_windows
 from nanonet.serialize import ModelFileError
 from nets import cascade
-from nets.cascade_detector import CascadeDetector
+from nets.cascade_detector import CascadeDetector, voted
 from nets.detector import Classifier, Net, pyramid_windows
 from tests.test_detector import NORM, _slim
 
@@ -50,6 +50,14 @@ def test_pyramid_windows_come_from_the_smallest_level_that_holds_them():
     np.testing.assert_array_equal(cut[[1, 3]], extract_windows(levels[1], boxes[[1, 3]] / 2, 24))
     np.testing.assert_array_equal(cut[2], extract_windows(levels[2], boxes[2:3] / 4, 24)[0])   # 25 px there
     assert np.abs(cut.astype(int) - direct).mean() < 2
+
+
+def test_box_voting_averages_each_cluster_by_score():
+    boxes = np.array([[0, 0, 10, 10], [2, 0, 10, 10], [50, 50, 10, 10]], float)
+    scores = np.array([0.75, 0.25, 0.5])
+    np.testing.assert_allclose(voted(boxes, scores, [0, 2], 0.3), [[0.5, 0, 10, 10], [50, 50, 10, 10]])
+    np.testing.assert_array_equal(voted(boxes, scores, [0, 2], 1.0), boxes[[0, 2]])     # alone: as it was
+    assert voted(boxes, np.zeros(3), [1], 0.3).shape == (1, 4) and voted(boxes, scores, [], 0.3).shape == (0, 4)
 
 
 def test_every_stage_passes_on_at_most_what_it_received():
