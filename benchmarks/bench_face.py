@@ -38,8 +38,8 @@ from nets.evaluation import Tally  # noqa: E402
 from nets.registry import NETS  # noqa: E402
 
 MIN_SIZE = 24
-STAGE_THRESHOLDS = [dict(threshold12=a, threshold24=0.5) for a in (0.1, 0.2)]
-FINAL_THRESHOLDS = (0.3, 0.5, 0.7, 0.9)
+STAGE_THRESHOLDS = [dict(threshold12=a, threshold24=b) for a, b in ((0.1, 0.3), (0.2, 0.1), (0.2, 0.3), (0.2, 0.5))]
+FINAL_THRESHOLDS = (0.7, 0.9, 0.93, 0.95)
 OURS = "nanonet face (CNN cascade)"
 EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "astronaut.jpg")
 

@@ -31,8 +31,8 @@ class CascadeDetector:
     """Defaults tuned on the held-out WebFaces images (benchmarks/bench_face.py)."""
 
     def __init__(self, net12, cal12, net24=None, cal24=None, net48=None, cal48=None, min_size=24,
-                 scale_step=1.25, stride=4, threshold12=0.2, nms12=0.5, threshold24=0.5, nms24=0.5,
-                 threshold=0.7, nms_iou=0.3, vote_iou=0.3, stages=None):
+                 scale_step=1.25, stride=4, threshold12=0.2, nms12=0.5, threshold24=0.3, nms24=0.5,
+                 threshold=0.93, nms_iou=0.3, vote_iou=0.3, stages=None):
         self.nets = [(net12, cal12), (net24, cal24), (net48, cal48)]
         self.stages = stages or sum(net is not None for net, _ in self.nets)
         if not 1 <= self.stages <= 3 or any(None in pair for pair in self.nets[:self.stages]):
