@@ -29,7 +29,8 @@ THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"
 
 
 def detect_py(folder, workers, threads=None):
-    """Seconds for `detect.py folder --json --workers N`, its BLAS and numba threads capped at `threads`."""
+    """Seconds for `detect.py folder --json --workers N`, its numba threads capped at `threads` (detect.py
+    itself keeps BLAS on one)."""
     env = dict(os.environ, **{k: str(threads) for k in THREAD_VARIABLES}) if threads else \
         {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
     start = time.perf_counter()

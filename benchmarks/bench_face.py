@@ -134,7 +134,7 @@ def main(argv=None):
         "| detector | recall | false positives / image | ms / 640x480 image | speed vs Haar |",
         "|---|---|---|---|---|", *rows, "",
         "![ROC](benchmarks/figures/face_roc.png)", "",
-        *(f"Skipped: {note}." for note in notes), "",
+        *(f"Skipped: {note}.\n" for note in notes),
         "Every detector's boxes on the README's example picture (NASA, public domain):", "",
         "![boxes](benchmarks/figures/face_boxes.png)"])
     tuning = []

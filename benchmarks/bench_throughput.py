@@ -5,8 +5,9 @@ per image and images/s at 640x480, 1280x720 and 1920x1080, on one thread and on 
 
 The pictures are real: the held-out WebFaces validation images for the face detectors, the scenes of
 ../shared/data/anime-scenes for the anime ones, each cut to the aspect ratio and resized. Every thread count
-runs in a process of its own, started with NumPy's BLAS, numba and OpenMP limited to that many threads;
-OpenCV gets cv2.setNumThreads, onnxruntime (MTCNN) its intra-op threads; MediaPipe picks its own. In each
+runs in a process of its own, with numba and OpenMP limited to that many threads and NumPy's BLAS on one,
+as detect.py runs it; OpenCV gets cv2.setNumThreads, onnxruntime (MTCNN) its intra-op threads; MediaPipe
+picks its own. In each
 round every detector takes its turn on every picture; a figure is the median over the rounds of each round's
 median time, with the min-max of those round medians. All look for faces of at least 24 pixels. With a GPU
 and CuPy, nanonet face also runs on the GPU (CuPy kernels; the pyramid and crops on the CPU).
@@ -97,8 +98,8 @@ def measure(args):
 
 
 def run_measure(threads, args):
-    env = dict(os.environ, **{k: str(threads) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                                                        "NUMBA_NUM_THREADS")})
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", OMP_NUM_THREADS=str(threads),
+               NUMBA_NUM_THREADS=str(threads))
     command = [sys.executable, os.path.abspath(__file__), "--measure", str(threads), "--images", str(args.images),
                "--rounds", str(args.rounds), "--sizes", args.sizes]
     done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True)
