@@ -108,7 +108,7 @@ def main(argv=None):
         getattr(p, "close", lambda: None)()
     haar_ms = times["haarcascade_frontalface_default"][0]
 
-    rows, series = [], {}
+    rows, series, marks = [], {}, {}
     for name, result in tallies.items():
         threshold = ours.thresholds[-1] if name == OURS else -np.inf
         recall, fppi = result.at(threshold)
@@ -116,11 +116,11 @@ def main(argv=None):
         rows.append(f"| {name} | {recall:.3f} | {fppi:.3f} | {ms:.1f} ({lo:.0f}-{hi:.0f}) | {haar_ms / ms:.2f} |")
         _, r, f = result.roc()
         series[name] = (list(f), list(r))
-        series[f"{name}: operating point"] = ([fppi], [recall])
+        marks[name] = (fppi, recall)
     line_chart(os.path.join(figures, "face_roc.png"), [dict(
         title=f"WebFaces held-out images ({len(images)}, {sum(len(a.boxes) for a in images)} faces)",
         xlabel="false positives per image", ylabel="recall (IoU >= 0.5)", series=series,
-        xlim=(0, 1.0), ylim=(0, 1))], size=(720, 460))
+        marks=marks, xlim=(0, 0.5), ylim=(0, 1))], size=(760, 460))
 
     body = "\n".join([
         "## Faces: the CNN cascade against OpenCV's cascades (`benchmarks/bench_face.py`)", "",

@@ -3,7 +3,8 @@ import math
 
 from PIL import Image, ImageDraw, ImageFont
 
-COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)]
+COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 
 
 def _ticks(lo, hi, count=5):
@@ -21,7 +22,8 @@ def _ticks(lo, hi, count=5):
 def line_chart(path, panels, size=(560, 380)):
     """Draw panels side by side and save a PNG.
 
-    panels: list of dicts {"title", "xlabel", "ylabel", "series": {label: (xs, ys)}, optional "xlim", "ylim"}.
+    panels: list of dicts {"title", "xlabel", "ylabel", "series": {label: (xs, ys)}, optional "xlim", "ylim",
+    and "marks": {label: (x, y)}, a point ringed in that series' colour (an operating point, say)}.
     """
     font = ImageFont.load_default()
     width, height = size
@@ -51,13 +53,17 @@ def line_chart(path, panels, size=(560, 380)):
         draw.text(((left + right) / 2, 10), panel.get("title", ""), fill=(0, 0, 0), font=font, anchor="mm")
         draw.text(((left + right) / 2, height - 18), panel.get("xlabel", ""), fill=(0, 0, 0), font=font, anchor="mm")
         draw.text((p * width + 8, top - 14), panel.get("ylabel", ""), fill=(0, 0, 0), font=font)
+        key = right - 30 - max(draw.textlength(label, font=font) for label in panel["series"])
         for i, (label, (xs, ys)) in enumerate(panel["series"].items()):
             colour = COLOURS[i % len(COLOURS)]
-            line = [(sx(x), sy(y)) for x, y in zip(xs, ys) if y == y]
+            line = [(sx(x), sy(y)) for x, y in zip(xs, ys) if y == y and xlo <= x <= xhi and ylo <= y <= yhi]
             if len(line) > 1:
                 draw.line(line, fill=colour, width=2)
             for x, y in line:
                 draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=colour)
-            draw.line([right - 110, top + 12 + 14 * i, right - 90, top + 12 + 14 * i], fill=colour, width=2)
-            draw.text((right - 86, top + 12 + 14 * i), label, fill=(0, 0, 0), font=font, anchor="lm")
+            if label in panel.get("marks", {}):
+                x, y = panel["marks"][label]
+                draw.ellipse([sx(x) - 6, sy(y) - 6, sx(x) + 6, sy(y) + 6], outline=colour, width=2)
+            draw.line([key, top + 12 + 14 * i, key + 20, top + 12 + 14 * i], fill=colour, width=2)
+            draw.text((key + 24, top + 12 + 14 * i), label, fill=(0, 0, 0), font=font, anchor="lm")
     image.save(path)
