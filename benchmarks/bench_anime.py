@@ -32,11 +32,10 @@ from benchmarks.common import machine_line, write_section  # noqa: E402
 from nanonet.data.datasets import open_dataset, split_by_name  # noqa: E402
 from nanonet.data.detection import iou  # noqa: E402
 from nanonet.data.image import read_image  # noqa: E402
-from nets.registry import NETS, SHARED_DATA  # noqa: E402
+from nets.registry import NETS  # noqa: E402
 from nets.detector import METHODS  # noqa: E402
 from nets.scenes import compose_scenes  # noqa: E402
 
-SCENES = os.path.join(SHARED_DATA, "anime-scenes")
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
 METHOD_SCENES = 10  # scoring crop by crop takes seconds a scene: the two methods meet on a few
 
@@ -95,7 +94,8 @@ def main(argv=None):
     rows = []
     for name, detect in [("lbpcascade_animeface", lbp), (f"nanonet {args.model}", ours.detect)]:
         recall, fppi, ms, outputs = evaluate(detect, scenes)
-        real = [len(detect(read_image(p))[0]) for p in sorted(glob.glob(os.path.join(SCENES, "*.jpg")))]
+        real = [len(detect(read_image(p))[0])
+                for p in sorted(glob.glob(os.path.join(peers.ANIME_SCENES, "*.jpg")))]
         rows.append(f"| {name} | {recall:.3f} | {fppi:.2f} | {ms:.1f} | {sum(real)} |")
     few = scenes[:METHOD_SCENES]
     methods = {m: evaluate(nets.load(args.model, method=m).detect, few) for m in METHODS
@@ -107,7 +107,7 @@ def main(argv=None):
     if ours.first_stage is not None:
         points = [dict(method="cascade", proposal_iou=p, threshold=t) for p in (0.5, 0.7, 1.0) for t in (0.5, 0.7, 0.9)] + points
     tuned = [(point, evaluate(nets.load(args.model, **point).detect, tuning)[:3]) for point in points]
-    drawn = picture(ours, lbp, os.path.join(SCENES, "detect_04.jpg"))
+    drawn = picture(ours, lbp, os.path.join(peers.ANIME_SCENES, "detect_04.jpg"))
     body = "\n".join([
         "## Anime faces: nanonet against lbpcascade_animeface (`benchmarks/bench_anime.py`)", "",
         f"Machine: {machine_line()}; one thread each. {args.scenes} composed 512x512 scenes holding "

@@ -30,9 +30,8 @@ from benchmarks.common import machine_line, webfaces_validation, write_section  
 from nanonet.backend import cupy_available, device_name  # noqa: E402
 from nanonet.data.image import read_image  # noqa: E402
 from nanonet.progress import Progress  # noqa: E402
-from nets.registry import NETS, SHARED_DATA  # noqa: E402
+from nets.registry import NETS  # noqa: E402
 
-ANIME_SCENES = os.path.join(SHARED_DATA, "anime-scenes")
 SIZES = "640x480,1280x720,1920x1080"
 MIN_SIZE = 24
 BASELINES = {"faces": ("haarcascade_frontalface_default", "Haar"), "anime": ("lbpcascade_animeface", "LBP")}
@@ -69,7 +68,7 @@ def measure(args):
     gpu = 0 if args.measure > 1 and cupy_available() else None
     detectors, versions, notes = lineups(args.measure, gpu)
     paths = {"faces": [a.path for a in webfaces_validation()[:args.images]],
-             "anime": sorted(glob.glob(os.path.join(ANIME_SCENES, "*.jpg")))[:args.images]}
+             "anime": sorted(glob.glob(os.path.join(peers.ANIME_SCENES, "*.jpg")))[:args.images]}
     sizes = [tuple(map(int, s.split("x"))) for s in args.sizes.split(",")]
     total = sum(len(paths[g]) * len(detectors[g]) for g in detectors) * len(sizes) * args.rounds
     bar = Progress(total, f"throughput on {args.measure} thread{'s' * (args.measure > 1)}", unit="image")

@@ -28,6 +28,7 @@ import numpy as np
 from nets.registry import SHARED_DATA
 
 ANIME_CASCADE = os.path.join(SHARED_DATA, "cascades", "lbpcascade_animeface.xml")
+ANIME_SCENES = os.path.join(SHARED_DATA, "anime-scenes")     # real scenes, unannotated
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
 LBP_FRONTAL = "lbpcascade_frontalface_opencv.xml"
 SKIMAGE_WHEEL = "scikit-image==0.26.0"
