@@ -68,10 +68,12 @@ def with_negatives(train_set, mine, cache=None):
     return ConcatDataset([train_set, ArrayDataset(crops, labels, train_set.classes)])
 
 
-def cascade_negatives(model_paths, images, size, seed, per_image):
+def cascade_negatives(model_paths, images, size, seed, per_image, threshold=None):
     """Crops of the windows that the cascade's earlier stages (model_paths: net12,cal12[,net24,cal24])
-    accept in the training images away from every annotated face, at most per_image of each image."""
-    detector = nets.load_cascade(model_paths)
+    accept in the training images away from every annotated face, at most per_image of each image.
+    threshold: the last mined stage's (default: the detector's own)."""
+    last = "threshold12" if len(model_paths) == 2 else "threshold24"
+    detector = nets.load_cascade(model_paths, **({} if threshold is None else {last: threshold}))
     rng = np.random.default_rng([seed, 2])
     bar = Progress(len(images), "mining hard negatives", unit="image")
 
@@ -142,6 +144,8 @@ def parse_args(argv):
     p.add_argument("--mine-scenes", type=int, default=400, help="composed scenes to mine (default 400)")
     p.add_argument("--mine-per-image", type=int, default=20,
                    help="cascade mining: hard negatives kept from each training image (default 20)")
+    p.add_argument("--mine-threshold", type=float, metavar="P",
+                   help="cascade mining: the last mined stage's threshold (default: the detector's)")
     return p.parse_args(argv)
 
 
@@ -209,7 +213,7 @@ def main(argv=None):
                 raise DataError(f"--hard-negatives needs face / non-face data, not classes {train_set.classes}")
             if spec.samples:
                 mine = functools.partial(cascade_negatives, args.hard_negatives.split(","), train_images,
-                                         spec.input_size, args.seed, args.mine_per_image)
+                                         spec.input_size, args.seed, args.mine_per_image, args.mine_threshold)
             else:
                 mine = functools.partial(scene_negatives, train_set, args.hard_negatives, spec.input_size,
                                          args.seed, 2 if args.fast else args.mine_scenes)

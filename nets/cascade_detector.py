@@ -69,15 +69,11 @@ class CascadeDetector:
             crops = pyramid_windows(levels, boxes, net.window)
             scores = net.face_probability(crops)
             passed = scores >= self.thresholds[stage]
-            boxes, scores, crops = boxes[passed], scores[passed], crops[passed]
-            if stage == 1:
-                boxes = _calibrated(cal, boxes, crops)
-                keep = nms(boxes, scores, self.nms_ious[stage])
-                boxes, scores = boxes[keep], scores[keep]
-            else:
-                boxes = _calibrated(cal, boxes, crops)
-                keep = nms(boxes, scores, self.nms_ious[stage])
-                boxes, scores = voted(boxes, scores, keep, self.vote_iou), scores[keep]
+            boxes = _calibrated(cal, boxes[passed], crops[passed])
+            scores = scores[passed]
+            keep = nms(boxes, scores, self.nms_ious[stage])
+            boxes = voted(boxes, scores, keep, self.vote_iou) if stage == 2 else boxes[keep]
+            scores = scores[keep]
         return boxes, scores
 
 
