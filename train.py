@@ -87,21 +87,23 @@ def cascade_negatives(model_paths, images, size, seed, per_image, threshold=None
     return crops
 
 
-def scene_negatives(train_set, model_path, size, seed, scenes):
-    """Crops that the detector of `model_path` wrongly accepts in scenes composed from train_set's own crops
-    (so the validation images stay unseen)."""
-    detector = nets.load(model_path, threshold=0.5, nms_iou=0.5)
-    composed = compose_scenes(train_set, scenes, np.random.default_rng([seed, 1]),
-                              face_class=train_set.classes.index("face"))
-    bar = Progress(scenes, "mining hard negatives", unit="scene")
+def scene_negatives(train_set, models, size, seed, scenes):
+    """Crops that the detector of any of `models` (model files, or a shipped detector's name) wrongly accepts
+    in scenes composed from train_set's own crops (so the validation images stay unseen)."""
+    crops = []
+    for model in models:
+        detector = nets.load(model, threshold=0.5, nms_iou=0.5)
+        composed = compose_scenes(train_set, scenes, np.random.default_rng([seed, 1]),
+                                  face_class=train_set.classes.index("face"))
+        bar = Progress(scenes, "mining hard negatives", unit="scene")
 
-    def propose(image):
-        bar.update(1)
-        return detector.detect(image)[0]
-    crops = detection.hard_negatives(composed, propose, size)
-    bar.close()
-    print(f"mined {len(crops)} hard negatives with {model_path} in {scenes} composed scenes")
-    return crops
+        def propose(image):
+            bar.update(1)
+            return detector.detect(image)[0]
+        crops.append(detection.hard_negatives(composed, propose, size))
+        bar.close()
+        print(f"mined {len(crops[-1])} hard negatives with {model} in {scenes} composed scenes")
+    return np.concatenate(crops)
 
 
 def _cache(path, crops):
@@ -138,7 +140,8 @@ def parse_args(argv):
                    help="smoke test: CPU, a couple of batches and one validation, nothing written")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images with a warning")
     p.add_argument("--hard-negatives", metavar="MODEL[,MODEL...]",
-                   help="add as non-faces the windows that a trained model wrongly accepts in composed scenes; "
+                   help="add as non-faces the windows that trained models (files, or a shipped detector's name) "
+                        "wrongly accept in composed scenes; "
                         "for the cascade's 24- and 48-nets, the earlier stages' model files (net12,cal12[,net24,"
                         "cal24]), which are run over the training images")
     p.add_argument("--mine-scenes", type=int, default=400, help="composed scenes to mine (default 400)")
@@ -215,7 +218,7 @@ def main(argv=None):
                 mine = functools.partial(cascade_negatives, args.hard_negatives.split(","), train_images,
                                          spec.input_size, args.seed, args.mine_per_image, args.mine_threshold)
             else:
-                mine = functools.partial(scene_negatives, train_set, args.hard_negatives, spec.input_size,
+                mine = functools.partial(scene_negatives, train_set, args.hard_negatives.split(","), spec.input_size,
                                          args.seed, 2 if args.fast else args.mine_scenes)
             train_set = with_negatives(train_set, mine, cache)
         if list(val_set.classes) != list(train_set.classes):
