@@ -64,7 +64,7 @@ NETS = {spec.name: spec for spec in [
         ("net24", cascade.net24, 24, "faces", 4, 0.15, 5,
          "24-net: face / non-face at 24x24, with the 12-net's features"),
         ("cal24", cascade.cal24, 24, "calibration", 15, 0, 3, "24-calibration-net"),
-        ("net48", cascade.net48, 48, "faces", 4, 0.15, 3,
+        ("net48", cascade.net48, 48, "faces", 4, 0.15, 6,
          "48-net: face / non-face at 48x48, with the 24-net's features"),
         ("cal48", cascade.cal48, 48, "calibration", 3, 0, 3, "48-calibration-net"),
     ]

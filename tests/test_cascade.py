@@ -73,6 +73,27 @@ def test_every_stage_passes_on_at_most_what_it_received():
     assert strict[0].shape == (0, 4) and strict[1].shape == (0,)
 
 
+def test_mirror_scores_each_48_crop_and_its_mirror_image():
+    nets6 = _nets()
+    seen = []
+    nets6[4].face_probability = lambda crops: seen.append(crops.copy()) or crops[:, :, :24].mean(axis=(1, 2, 3)) / 255
+    options = dict(threshold12=0.0, threshold24=0.0, threshold=0.0, nms12=1.0, nms24=1.0, nms_iou=1.0)
+    _, plain = CascadeDetector(*nets6, mirror=False, **options).detect(_image(1))
+    _, mirrored = CascadeDetector(*nets6, mirror=True, **options).detect(_image(1))
+    crops = seen[0]
+    assert np.array_equal(seen[1], crops) and np.array_equal(seen[2], crops[:, :, ::-1])
+    np.testing.assert_allclose(np.sort(plain), np.sort(crops[:, :, :24].mean(axis=(1, 2, 3)) / 255), rtol=1e-6)
+    np.testing.assert_allclose(np.sort(mirrored), np.sort(crops.mean(axis=(1, 2, 3)) / 255), rtol=1e-5)
+
+
+def test_mirror_spares_the_crops_that_cannot_pass():
+    nets6 = _nets()
+    seen = []
+    nets6[4].face_probability = lambda crops: seen.append(len(crops)) or np.linspace(0, 1, len(crops))
+    boxes, scores = CascadeDetector(*nets6, threshold12=0.0, threshold24=0.0, threshold=0.8).detect(_image(1))
+    assert seen[1] == np.sum(np.linspace(0, 1, seen[0]) >= 0.6) and np.all(scores >= 0.8)
+
+
 def test_images_below_the_minimum_face_and_grey_images():
     detector = CascadeDetector(*_nets(), min_size=24)
     assert detector.detect(np.zeros((20, 200), np.uint8))[0].shape == (0, 4)
