@@ -31,7 +31,7 @@ from nets.detector import EMPTY_BOXES, EMPTY_SCORES, as_rgb, joined, pyramid_win
 
 class CascadeDetector:
     """Defaults tuned on the held-out WebFaces images (benchmarks/bench_face.py). threshold 0.6 finds about as
-    many faces as OpenCV's Haar cascade; 0.74 matches its false positives with 2.6 points less recall."""
+    many faces as OpenCV's Haar cascade; 0.74 matches its false positives with 3 points less recall."""
 
     def __init__(self, net12, cal12, net24=None, cal24=None, net48=None, cal48=None, min_size=24,
                  scale_step=1.25, stride=4, threshold12=0.2, nms12=0.5, threshold24=0.2, nms24=0.5,
