@@ -41,6 +41,7 @@ MIN_SIZE = 24
 STAGE_THRESHOLDS = [dict(threshold12=a, threshold24=b) for a, b in ((0.1, 0.2), (0.2, 0.1), (0.2, 0.2), (0.2, 0.3))]
 FINAL_THRESHOLDS = (0.5, 0.6, 0.74, 0.9)
 OURS = "nanonet face (CNN cascade)"
+MIRROR = ", the 48-net averaging each crop with its mirror image"
 EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "astronaut.jpg")
 
 
@@ -129,7 +130,8 @@ def main(argv=None):
         f"so every detector's false positives include a few real faces). Minimum face {MIN_SIZE} px; "
         f"our thresholds {', '.join(f'{t:g}' for t in ours.thresholds)} (12-, 24-, 48-net), NMS "
         f"{', '.join(f'{t:g}' for t in ours.nms_ious)}, scale step {ours.scale_step}, windows every "
-        f"{ours.stride} px at 12x12{', the 48-net averaging each crop with its mirror image' if ours.mirror else ''}. Times: median (min-max) over {min(args.timing, len(images))} images "
+        f"{ours.stride} px at 12x12{MIRROR if ours.mirror else ''}. Times: median (min-max) over "
+        f"{min(args.timing, len(images))} images "
         "resized to 640x480.", "",
         "| detector | recall | false positives / image | ms / 640x480 image | speed vs Haar |",
         "|---|---|---|---|---|", *rows, "",

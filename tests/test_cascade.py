@@ -76,13 +76,14 @@ def test_every_stage_passes_on_at_most_what_it_received():
 def test_mirror_scores_each_48_crop_and_its_mirror_image():
     nets6 = _nets()
     seen = []
-    nets6[4].face_probability = lambda crops: seen.append(crops.copy()) or crops[:, :, :24].mean(axis=(1, 2, 3)) / 255
+    left_half = lambda crops: crops[:, :, :24].mean(axis=(1, 2, 3)) / 255   # noqa: E731
+    nets6[4].face_probability = lambda crops: seen.append(crops.copy()) or left_half(crops)
     options = dict(threshold12=0.0, threshold24=0.0, threshold=0.0, nms12=1.0, nms24=1.0, nms_iou=1.0)
     _, plain = CascadeDetector(*nets6, mirror=False, **options).detect(_image(1))
     _, mirrored = CascadeDetector(*nets6, mirror=True, **options).detect(_image(1))
     crops = seen[0]
     assert np.array_equal(seen[1], crops) and np.array_equal(seen[2], crops[:, :, ::-1])
-    np.testing.assert_allclose(np.sort(plain), np.sort(crops[:, :, :24].mean(axis=(1, 2, 3)) / 255), rtol=1e-6)
+    np.testing.assert_allclose(np.sort(plain), np.sort(left_half(crops)), rtol=1e-6)
     np.testing.assert_allclose(np.sort(mirrored), np.sort(crops.mean(axis=(1, 2, 3)) / 255), rtol=1e-5)
 
 
@@ -109,13 +110,19 @@ def test_a_cascade_needs_both_nets_of_each_stage():
         CascadeDetector(*nets6, stride=3)
 
 
-def test_cascade_model_files_load_in_order(tmp_path):
+def cascade_files(folder, count=6):
+    """Model files of the first `count` untrained cascade nets, in CASCADE_STAGES order."""
     paths = []
-    for k, (name, build, side) in enumerate(zip(nets.CASCADE_STAGES, BUILDS, SIDES)):
+    for k, (name, build, side) in enumerate(zip(nets.CASCADE_STAGES[:count], BUILDS, SIDES)):
         classes = detection.FACE_CLASSES if k % 2 == 0 else detection.CALIBRATION_CLASSES
-        path = tmp_path / f"{name}.npz"
+        path = folder / f"{name}.npz"
         serialize.save(path, _slim(k, build), name, {"classes": classes, "input_size": side}, NORM.arrays())
         paths.append(str(path))
+    return paths
+
+
+def test_cascade_model_files_load_in_order(tmp_path):
+    paths = cascade_files(tmp_path)
     assert nets.load_cascade(paths).stages == 3 and nets.load_cascade(paths[:2]).stages == 1
     with pytest.raises(ModelFileError, match="calibration"):
         nets.load_cascade([paths[0], paths[0]])

@@ -178,15 +178,9 @@ def test_cascade_trains_all_six_nets_mining_for_the_later_ones(tmp_path):
 
 def test_cascade_mining_threshold_sets_the_last_stage(tmp_path):
     import train
-    from nanonet.data import detection
     from nanonet.data.annotations import read_webfaces
-    from nets import cascade
-    from tests.test_detector import NORM, _slim
-    paths = []
-    for k, (name, build) in enumerate([("net12", cascade.net12), ("cal12", cascade.cal12)]):
-        classes = detection.CALIBRATION_CLASSES if k else detection.FACE_CLASSES
-        paths.append(str(tmp_path / f"{name}.npz"))
-        serialize.save(paths[-1], _slim(k, build), name, {"classes": classes, "input_size": 12}, NORM.arrays())
+    from tests.test_cascade import cascade_files
+    paths = cascade_files(tmp_path, 2)
     images = read_webfaces(webfaces_folder(tmp_path / "wf"))
     mined = [len(train.cascade_negatives(paths, images, 24, 0, 1000, threshold)) for threshold in (0.0, 0.5, 1.01)]
     assert mined[0] >= mined[1] and mined[2] == 0 and mined[0] > 0
