@@ -55,8 +55,9 @@ def detection_sets(spec, path, val, seed, fast):
     return train, val, train_images
 
 
-def with_negatives(train_set, mine, cache=None):
-    """train_set plus the non-face crops that mine() returns; `cache` keeps them for --resume."""
+def with_negatives(train_set, mine, cache=None, drop_faces=None):
+    """train_set plus the non-face crops that mine() returns; `cache` keeps them for --resume.
+    drop_faces: "MODEL:P" leaves out the crops that the face / non-face model file MODEL scores P or more."""
     if cache and os.path.exists(cache):
         with np.load(cache, allow_pickle=False) as f:
             crops = f["crops"]
@@ -64,8 +65,27 @@ def with_negatives(train_set, mine, cache=None):
     else:
         crops = mine()
         _cache(cache, crops)
+    if drop_faces:
+        crops = without_faces(crops, drop_faces)
     labels = np.full(len(crops), 1 - train_set.classes.index("face"), dtype=np.int64)
     return ConcatDataset([train_set, ArrayDataset(crops, labels, train_set.classes)])
+
+
+def without_faces(crops, spec):
+    """crops less those that the model file in spec ("MODEL:P") scores P or more as a face: windows away from
+    every annotated face can still hold a face that the annotations miss."""
+    path, _, p = spec.rpartition(":")
+    try:
+        threshold = float(p)
+    except ValueError:
+        raise DataError(f"--drop-faces {spec}: expected MODEL:P, P a probability")
+    detector = nets.load(path)
+    if len(crops) and crops.shape[1] != detector.classifier.window:
+        raise DataError(f"--drop-faces: {path} scores {detector.classifier.window}-pixel crops, "
+                        f"the hard negatives are {crops.shape[1]}")
+    kept = crops[detector.predict_proba(crops) < threshold]
+    print(f"dropped {len(crops) - len(kept)} hard negatives that {path} scores {threshold} or more as a face")
+    return kept
 
 
 def cascade_negatives(model_paths, images, size, seed, per_image, threshold=None):
@@ -149,6 +169,9 @@ def parse_args(argv):
                    help="cascade mining: hard negatives kept from each training image (default 20)")
     p.add_argument("--mine-threshold", type=float, metavar="P",
                    help="cascade mining: the last mined stage's threshold (default: the detector's)")
+    p.add_argument("--drop-faces", metavar="MODEL:P",
+                   help="leave out the hard negatives that the model file MODEL scores P or more as a face "
+                        "(faces the annotations miss)")
     return p.parse_args(argv)
 
 
@@ -209,6 +232,8 @@ def main(argv=None):
             train_set, val_set, train_images = detection_sets(spec, data_path, args.val, args.seed, args.fast)
         else:
             train_set, val_set = classification_sets(data_path, args.val)
+        if args.drop_faces and not args.hard_negatives:
+            raise DataError("--drop-faces filters the hard negatives: give --hard-negatives too")
         if args.hard_negatives:
             if spec.samples == "calibration":
                 raise DataError(f"--hard-negatives: {args.net} is a calibration net; it learns from faces alone")
@@ -220,7 +245,7 @@ def main(argv=None):
             else:
                 mine = functools.partial(scene_negatives, train_set, args.hard_negatives.split(","), spec.input_size,
                                          args.seed, 2 if args.fast else args.mine_scenes)
-            train_set = with_negatives(train_set, mine, cache)
+            train_set = with_negatives(train_set, mine, cache, args.drop_faces)
         if list(val_set.classes) != list(train_set.classes):
             raise DataError(f"validation classes {val_set.classes} differ from training classes {train_set.classes}")
         if len(train_set) == 0 or len(val_set) == 0:

@@ -184,3 +184,18 @@ def test_cascade_mining_threshold_sets_the_last_stage(tmp_path):
     images = read_webfaces(webfaces_folder(tmp_path / "wf"))
     mined = [len(train.cascade_negatives(paths, images, 24, 0, 1000, threshold)) for threshold in (0.0, 0.5, 1.01)]
     assert mined[0] >= mined[1] and mined[2] == 0 and mined[0] > 0
+
+
+def test_drop_faces_leaves_out_the_negatives_a_model_scores_as_faces(tmp_path):
+    import train
+    from tests.test_cascade import cascade_files
+    crops = np.random.default_rng(0).integers(0, 256, (40, 48, 48, 3)).astype(np.uint8)
+    net48 = cascade_files(tmp_path)[4]
+    scores = nets.load(net48).predict_proba(crops)
+    threshold = float(np.median(scores))
+    kept = train.without_faces(crops, f"{net48}:{threshold}")
+    np.testing.assert_array_equal(kept, crops[scores < threshold])
+    with pytest.raises(train.DataError, match="MODEL:P"):
+        train.without_faces(crops, f"{net48}:high")
+    with pytest.raises(train.DataError, match="48-pixel"):
+        train.without_faces(crops[:, :24, :24], f"{net48}:0.5")
