@@ -5,9 +5,9 @@
     python benchmarks/bench_layers.py --quick    # a smoke test: tiny batch, one repeat
 
 nanonet and torch alternate round by round in one process, so both see the same machine state; each figure is
-the median over the rounds. The bound is what the machine's float32 GEMM rate (NumPy matmul) allows at
-FrgNet64's FLOPs: 1 forward pass per image for inference, 3 (forward, and backward for inputs and weights)
-for training.
+the median over the rounds. The bound is what the device's float32 GEMM rate (NumPy's matmul, or CuPy's on
+the GPU) allows at FrgNet64's FLOPs: 1 forward pass per image for inference, 3 (forward, and backward for
+inputs and weights) for training.
 """
 import argparse
 import os
@@ -44,9 +44,9 @@ def forward_flops(net, shape):
     return flops
 
 
-def gemm_gflops(repeats, n=2048):
-    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
-    seconds, _, _ = median_time(lambda: a @ a, repeats)
+def gemm_gflops(repeats, xp, sync, n=2048):
+    a = xp.asarray(np.random.default_rng(0).random((n, n), dtype=np.float32))
+    seconds, _, _ = median_time(lambda: a @ a, repeats, sync)
     return 2 * n ** 3 / seconds / 1e9
 
 
@@ -151,13 +151,18 @@ def interleaved(runners, task, batch, rounds):
 def report(args, device, flops, gemm, results, profile, update_ms):
     train, infer = results["train_step"], results["infer"]
     bound = {"train_step": gemm * 1e9 / (3 * flops), "infer": gemm * 1e9 / flops}
+    on_gpu = args.gpu >= 0
     lines = [
-        "## FrgNet64 training step and inference (`benchmarks/bench_layers.py`)",
+        f"## FrgNet64 training step and inference{' on a GPU' if on_gpu else ''} (`benchmarks/bench_layers.py"
+        f"{' --gpu 0' if on_gpu else ''}`)",
         "",
         f"Machine: {machine_line()}; device: {device}. Batch {args.batch} of 64x64x3, float32, "
         f"MomentumSGD with weight decay; median (min–max) over {args.rounds} interleaved rounds.",
         f"NumPy {np.__version__}" + (f", torch {torch.__version__}" if torch else ", torch not installed")
-        + f". FrgNet64 forward pass: {flops / 1e9:.3f} GFLOP per image. NumPy float32 GEMM: {gemm:.0f} GFLOP/s.",
+        + f". FrgNet64 forward pass: {flops / 1e9:.3f} GFLOP per image. "
+        f"{'CuPy' if on_gpu else 'NumPy'} float32 GEMM: {gemm:.0f} GFLOP/s."
+        + (" torch's cuDNN convolutions use TF32 by default; nanonet's CuPy GEMMs are plain float32." if on_gpu
+           else ""),
         "",
         "| | training images/s | inference images/s |",
         "|---|---|---|",
@@ -209,7 +214,7 @@ def main(argv=None):
     if torch is None:
         print("torch is not installed: measuring nanonet alone (pip install torch==2.13.0 to compare)")
     flops = forward_flops(frgnet(np.random.default_rng(0)), (3, 64, 64))
-    gemm = gemm_gflops(max(args.rounds, 3))
+    gemm = gemm_gflops(max(args.rounds, 3), xp, runners[0].sync)
     results = {task: interleaved(runners, task, args.batch, args.rounds) for task in ("train_step", "infer")}
     profile, update_ms = runners[0].profile(max(args.rounds // 2, 1))
     body = report(args, device_name(args.gpu), flops, gemm, results, profile, update_ms)

@@ -31,6 +31,7 @@ SCRIPTS = [
     ("bench_face.py", [], ["--images", "4", "--timing", "2"]),
     ("bench_throughput.py", [], ["--images", "1", "--rounds", "1", "--sizes", "640x480"]),
     ("bench_batch.py", [], ["--images", "4", "--repeats", "1"]),
+    ("bench_gpu.py", ["--gpu", "0"], ["--gpu", "0", "--rounds", "1"]),                # likewise
 ]
 INTRO = """# Benchmarks
 
@@ -39,7 +40,7 @@ turn; each script also reruns alone and rewrites its own section. Timings are me
 nanonet and its peers take turns in one process, so that they are compared under the same machine state;
 absolute numbers vary between machines and runs, ratios much less.
 """
-PACKAGES = ("numpy", "numba", "opencv-python-headless", "pillow", "cupy-cuda12x", "torch")
+PACKAGES = ("numpy", "numba", "opencv-python-headless", "pillow", "cupy-cuda12x", "cupy-cuda13x", "torch")
 
 
 def gpu_line():

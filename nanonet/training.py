@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from nanonet import serialize
+from nanonet.backend import to_cpu
 from nanonet.losses import accuracy, softmax_cross_entropy
 from nanonet.plot import line_chart
 from nanonet.progress import Progress
@@ -160,7 +161,7 @@ class Trainer:
         training = {"epoch": self.epoch, "batch": self.batch, "best": self.best, "history": self.history,
                     "sums": self.sums.state(), "epochs": self.epochs,
                     "generators": {n: layer.rng.bit_generator.state for n, layer in self._generators().items()}}
-        extra = {f"opt/{k}": np.asarray(v) for k, v in self.optimizer.state().items()} if optimizer else {}
+        extra = {f"opt/{k}": to_cpu(v) for k, v in self.optimizer.state().items()} if optimizer else {}
         serialize.save(os.path.join(self.out_dir, filename), self.model, info["arch"], info.get("config"),
                        info.get("normalization"), {**info.get("meta", {}), "training": training}, extra)
 

@@ -59,3 +59,12 @@ def test_throughput_pictures_keep_the_aspect_ratio(tmp_path):
     assert out.shape == (48, 64, 3)
     assert out[:, 0].max() == 0 and out[:, -1].max() == 0   # cut about the centre: 133 px wide, band inside
     assert out[:, 32].min() == 255
+
+
+def test_bench_gpu_without_a_gpu_says_so_in_one_line(tmp_path):
+    from nanonet.backend import cupy_available
+    if cupy_available():
+        pytest.skip("a GPU is here: tests/test_gpu.py covers it")
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_gpu.py"), "--out", str(tmp_path / "B.md")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "nothing to measure" in done.stdout and not (tmp_path / "B.md").exists()

@@ -24,9 +24,16 @@ def batch_norm_backward(gy3, x3, gamma, mean, inv_std):
     return batch_norm_backward_xp(gy3, x3, gamma, mean, inv_std)
 
 
+def channel_sums(a3):
+    """(N, C, M) -> (C,): the sum over N and M, in two reductions over one axis each. CuPy reduces several
+    axes in one block per output, so a few channels of many elements would keep most of the GPU idle."""
+    return a3.sum(axis=2).sum(axis=0)
+
+
 def batch_norm_forward_xp(x3, gamma, beta, eps):
-    mean = x3.mean(axis=(0, 2))
-    var = x3.var(axis=(0, 2))
+    m = x3.size // x3.shape[1]
+    mean = channel_sums(x3) / m
+    var = channel_sums((x3 - mean[:, None]) ** 2) / m
     inv_std = 1 / (var + eps) ** 0.5
     scale = gamma * inv_std
     y = x3 * scale[:, None] + (beta - mean * scale)[:, None]
@@ -35,8 +42,8 @@ def batch_norm_forward_xp(x3, gamma, beta, eps):
 
 def batch_norm_backward_xp(gy3, x3, gamma, mean, inv_std):
     xhat = (x3 - mean[:, None]) * inv_std[:, None]
-    gbeta = gy3.sum(axis=(0, 2))
-    ggamma = (gy3 * xhat).sum(axis=(0, 2))
+    gbeta = channel_sums(gy3)
+    ggamma = channel_sums(gy3 * xhat)
     m = gy3.size // gy3.shape[1]
     gx = (gamma * inv_std)[:, None] * (gy3 - (gbeta[:, None] + xhat * ggamma[:, None]) / m)
     return gx, ggamma, gbeta

@@ -1,7 +1,7 @@
 """Batch normalisation (Ioffe and Szegedy 2015) for dense (N, C) and convolutional (N, C, H, W) inputs."""
 import numpy as np
 
-from nanonet.kernels.batchnorm import batch_norm_backward, batch_norm_forward
+from nanonet.kernels.batchnorm import batch_norm_backward, batch_norm_forward, channel_sums
 from nanonet.layers.base import Layer, Param
 
 
@@ -51,8 +51,8 @@ class BatchNorm(Layer):
         gy3 = self._as_ncm(gy)
         if not self._train:
             xhat = (self._x3 - self.avg_mean[:, None]) * self._inv_std[:, None]
-            self.beta.grad = gy3.sum(axis=(0, 2))
-            self.gamma.grad = (gy3 * xhat).sum(axis=(0, 2))
+            self.beta.grad = channel_sums(gy3)
+            self.gamma.grad = channel_sums(gy3 * xhat)
             return (gy3 * (self.gamma.data * self._inv_std)[:, None]).reshape(gy.shape)
         gx, self.gamma.grad, self.beta.grad = batch_norm_backward(gy3, self._x3, self.gamma.data, self._mean,
                                                                   self._inv_std)
