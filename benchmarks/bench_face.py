@@ -39,7 +39,7 @@ from nets.registry import NETS  # noqa: E402
 
 MIN_SIZE = 24
 STAGE_THRESHOLDS = [dict(threshold12=a, threshold24=b) for a, b in ((0.1, 0.2), (0.2, 0.1), (0.2, 0.2), (0.2, 0.3))]
-FINAL_THRESHOLDS = (0.5, 0.6, 0.74, 0.9)
+FINAL_THRESHOLDS = (0.6, 0.8, 0.9, 0.95)
 OURS = "nanonet face (CNN cascade)"
 MIRROR = ", the 48-net averaging each crop with its mirror image"
 EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "astronaut.jpg")
