@@ -50,7 +50,6 @@ class TrainStep:
             self.net.to_gpu()
             self.x, self.t, self.sync = xp.asarray(self.x), xp.asarray(self.t), xp.cuda.Device().synchronize
         self.opt = MomentumSGD(lr=1e-3, momentum=0.9, weight_decay=1e-4).setup(self.net)
-        self.images = spec.batch
 
     def __call__(self):
         _, gy = softmax_cross_entropy(self.net.forward(self.x, train=True), self.t)
