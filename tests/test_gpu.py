@@ -1,5 +1,5 @@
-"""The CuPy path: every layer's gradients against central differences, every layer, kernel and optimizer
-against the verified CPU results, and the detectors and train.py on the GPU."""
+"""The CuPy path: every layer, kernel and optimizer against the verified CPU results, and the detectors and
+train.py on the GPU. (Each layer's gradient check on the GPU is in test_layers.py, beside the CPU's.)"""
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +8,6 @@ import pytest
 import nanonet as nn
 from nanonet import optim
 from nanonet.backend import to_cpu
-from nanonet.gradcheck import check_layer
 from nanonet.kernels import im2col as conv
 from nanonet.kernels import pool
 from tests.cases import LAYER_CASES, away_from_kinks, tiny_cnn
@@ -49,19 +48,6 @@ def test_layer_on_gpu_matches_cpu(name, dtype):
         np.testing.assert_allclose(g, e, rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("name", LAYER_CASES)
-def test_gradients_on_gpu_match_central_differences(name):
-    import cupy
-    make, shape = LAYER_CASES[name]
-    layer = make().astype(np.float64).to_gpu()
-    x = cupy.asarray(away_from_kinks(np.random.default_rng(0).normal(size=shape)))
-    reset = None
-    if isinstance(layer, nn.Dropout):
-        def reset():
-            layer.rng = np.random.default_rng(7)
-    check_layer(layer, x, train=True, reset=reset)
-
-
 @pytest.mark.parametrize("geometry", CONV_GEOMETRIES)
 def test_im2col_kernels_on_gpu_match_references(geometry):
     import cupy
@@ -82,7 +68,7 @@ def test_pooling_kernels_on_gpu_match_the_cpu(geometry):
     y, argmax = pool.max_pool_forward(cupy.asarray(x), k, k, s, s, p, p, cover_all)
     np.testing.assert_array_equal(to_cpu(y), pool.max_pool_reference(x, k, k, s, s, p, p, cover_all))
     gy = rng.normal(size=y.shape)
-    cpu_y, cpu_argmax = pool.max_pool_forward(x, k, k, s, s, p, p, cover_all)
+    _, cpu_argmax = pool.max_pool_forward(x, k, k, s, s, p, p, cover_all)
     np.testing.assert_allclose(to_cpu(pool.max_pool_backward(cupy.asarray(gy), argmax, size, size + 1,
                                                              k, k, s, s, p, p)),
                                pool.max_pool_backward(gy, cpu_argmax, size, size + 1, k, k, s, s, p, p), rtol=1e-12)

@@ -2,19 +2,24 @@ import numpy as np
 import pytest
 
 import nanonet as nn
+from nanonet.backend import to_gpu
 from nanonet.gradcheck import check_layer
 from nanonet.kernels.pool import avg_pool_reference, max_pool_reference
 from nanonet.layers.conv import conv2d_reference
 from nanonet.layers.dense import linear_reference
 from nanonet.layers.norm import batch_norm_reference
 from tests.cases import LAYER_CASES, away_from_kinks, tiny_cnn
+from tests.conftest import requires_gpu
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("gpu", marks=requires_gpu)])
 @pytest.mark.parametrize("name", LAYER_CASES)
-def test_gradients_match_central_differences(name):
+def test_gradients_match_central_differences(name, device):
     make, shape = LAYER_CASES[name]
     layer = make().astype(np.float64)
     x = away_from_kinks(np.random.default_rng(0).normal(size=shape))
+    if device == "gpu":
+        layer, x = layer.to_gpu(), to_gpu(x)
     reset = None
     if isinstance(layer, nn.Dropout):
         def reset():
