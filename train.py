@@ -107,14 +107,15 @@ def cascade_negatives(model_paths, images, size, seed, per_image, threshold=None
     return crops
 
 
-def scene_negatives(train_set, models, size, seed, scenes):
+def scene_negatives(train_set, models, size, seed, scenes, misframed=0):
     """Crops that the detector of any of `models` (model files, or a shipped detector's name) wrongly accepts
-    in scenes composed from train_set's own crops (so the validation images stay unseen)."""
+    in scenes composed from train_set's own crops (so the validation images stay unseen), and `misframed`
+    windows about each face of those scenes that cut it badly (IoU 0.1-0.4)."""
+    composed = compose_scenes(train_set, scenes, np.random.default_rng([seed, 1]),
+                              face_class=train_set.classes.index("face"))
     crops = []
     for model in models:
         detector = nets.load(model, threshold=0.5, nms_iou=0.5)
-        composed = compose_scenes(train_set, scenes, np.random.default_rng([seed, 1]),
-                                  face_class=train_set.classes.index("face"))
         bar = Progress(scenes, "mining hard negatives", unit="scene")
 
         def propose(image):
@@ -123,6 +124,9 @@ def scene_negatives(train_set, models, size, seed, scenes):
         crops.append(detection.hard_negatives(composed, propose, size))
         bar.close()
         print(f"mined {len(crops[-1])} hard negatives with {model} in {scenes} composed scenes")
+    if misframed:
+        crops.append(detection.misframed_negatives(composed, np.random.default_rng([seed, 3]), misframed, size))
+        print(f"cut {len(crops[-1])} misframed windows about the faces of {scenes} composed scenes")
     return np.concatenate(crops)
 
 
@@ -165,6 +169,9 @@ def parse_args(argv):
                         "for the cascade's 24- and 48-nets, the earlier stages' model files (net12,cal12[,net24,"
                         "cal24]), which are run over the training images")
     p.add_argument("--mine-scenes", type=int, default=400, help="composed scenes to mine (default 400)")
+    p.add_argument("--misframed", type=int, default=0, metavar="K",
+                   help="scene mining: also K windows about each face that cut it badly (IoU 0.1-0.4), as "
+                        "non-faces (default 0)")
     p.add_argument("--mine-per-image", type=int, default=20,
                    help="cascade mining: hard negatives kept from each training image (default 20)")
     p.add_argument("--mine-threshold", type=float, metavar="P",
@@ -234,6 +241,9 @@ def main(argv=None):
             train_set, val_set = classification_sets(data_path, args.val)
         if args.drop_faces and not args.hard_negatives:
             raise DataError("--drop-faces filters the hard negatives: give --hard-negatives too")
+        if args.misframed and (spec.samples or not args.hard_negatives):
+            raise DataError("--misframed cuts windows in the scenes composed for mining: give --hard-negatives, "
+                            "for a net trained on crops")
         if args.hard_negatives:
             if spec.samples == "calibration":
                 raise DataError(f"--hard-negatives: {args.net} is a calibration net; it learns from faces alone")
@@ -244,7 +254,7 @@ def main(argv=None):
                                          spec.input_size, args.seed, args.mine_per_image, args.mine_threshold)
             else:
                 mine = functools.partial(scene_negatives, train_set, args.hard_negatives.split(","), spec.input_size,
-                                         args.seed, 2 if args.fast else args.mine_scenes)
+                                         args.seed, 2 if args.fast else args.mine_scenes, args.misframed)
             train_set = with_negatives(train_set, mine, cache, args.drop_faces)
         if list(val_set.classes) != list(train_set.classes):
             raise DataError(f"validation classes {val_set.classes} differ from training classes {train_set.classes}")

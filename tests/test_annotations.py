@@ -127,6 +127,19 @@ def test_hard_negatives_keep_only_windows_off_the_faces():
     assert found.shape == (1, 8, 8, 3) and (found == 200).all()
 
 
+def test_misframed_windows_cut_their_face_badly_and_no_other_well():
+    rng = np.random.default_rng(0)
+    boxes = np.array([[40, 40, 40, 40], [100, 40, 30, 30.0]])
+    windows = detection.misframed(boxes[0], (160, 200), boxes, rng, 100)
+    assert len(windows) == 100
+    assert all(0.1 <= detection.iou(w, boxes[:1])[0] < 0.4 and detection.iou(w, boxes).max() < 0.4 for w in windows)
+    assert all(w[0] >= 0 and w[1] >= 0 and w[0] + w[2] <= 200 and w[1] + w[3] <= 160 for w in windows)
+    sides = np.array([w[2] for w in windows])
+    assert sides.min() < 40 < sides.max()      # too small and too large alike
+    crops = detection.misframed_negatives([(np.zeros((160, 200, 3), np.uint8), boxes)], rng, 3, 8)
+    assert crops.shape == (6, 8, 8, 3)
+
+
 def test_split_holds_out_by_file_name(tmp_path):
     images = read_webfaces(webfaces_folder(tmp_path / "wf"))
     train, val = detection.split_images(images, 0.5)

@@ -160,6 +160,12 @@ def test_hard_negatives_join_the_training_set(tmp_path):
     mined = int(mining.stdout.split("mined ")[1].split()[0])
     training = lambda result: int(result.stdout.split(" training")[0].split()[-1])  # noqa: E731
     assert mined > 0 and training(mining) == training(plain) + mined
+    misframed = _train_py(*args, "--hard-negatives", str(model), "--misframed", "2")
+    assert misframed.returncode == 0, misframed.stderr
+    cut = int(misframed.stdout.split("cut ")[1].split()[0])
+    assert cut > 0 and training(misframed) == training(mining) + cut
+    alone = _train_py(*args, "--misframed", "2")
+    assert alone.returncode == 2 and "--misframed" in alone.stderr
 
 
 def test_cascade_trains_all_six_nets_mining_for_the_later_ones(tmp_path):

@@ -4,7 +4,9 @@
 - negatives: random squares whose IoU with every annotated face is below 0.3;
 - calibration: for Li et al.'s calibration nets, the face box displaced by each of 45 patterns
   (scale s, offsets x, y); pattern n is learnt from the window that correcting by n maps back to the face;
-- hard negatives: the windows an earlier stage accepts that overlap no face.
+- hard negatives: the windows an earlier stage accepts that overlap no face;
+- misframed negatives: windows that cut a face badly (moved, too large or too small), so that a detector
+  scores a face highest where it is framed as in training.
 Windows are cut and resized by crop() and kept in memory (materialize), so that training never decodes.
 """
 import concurrent.futures
@@ -127,6 +129,37 @@ def hard_negatives(scenes, propose, size, max_iou=0.3):
         wrong = [w for w in windows if len(boxes) == 0 or iou(w, boxes).max() < max_iou]
         if wrong:
             crops.append(extract_windows(image, np.array(wrong), size))
+    return np.concatenate(crops)
+
+
+def misframed(box, shape, boxes, rng, count, iou_range=(0.1, 0.4), tries=50):
+    """Up to `count` windows inside an image of `shape`, each `box` moved by up to 0.6 of its side and
+    rescaled by 1/2 to 2 until its IoU with `box` falls in iou_range, and with every one of `boxes` (the
+    image's faces, `box` among them) stays below iou_range's upper end."""
+    h, w = shape[:2]
+    out = []
+    for _ in range(count * tries):
+        side = box[2] * np.exp(rng.uniform(np.log(0.5), np.log(2)))
+        x = box[0] + box[2] / 2 + rng.uniform(-0.6, 0.6) * box[2] - side / 2
+        y = box[1] + box[3] / 2 + rng.uniform(-0.6, 0.6) * box[3] - side / 2
+        window = np.array([x, y, side, side])
+        if (x >= 0 and y >= 0 and x + side <= w and y + side <= h and iou(window, box)[0] >= iou_range[0]
+                and iou(window, boxes).max() < iou_range[1]):
+            out.append(window)
+            if len(out) == count:
+                break
+    return out
+
+
+def misframed_negatives(scenes, rng, per_face, size):
+    """uint8 (M, size, size, 3) crops of misframed() windows, `per_face` about each face of scenes:
+    iterable of (image uint8 (H, W, 3), boxes (F, 4))."""
+    from nanonet.kernels.windows import extract_windows
+    crops = [np.zeros((0, size, size, 3), np.uint8)]
+    for image, boxes in scenes:
+        windows = [win for box in boxes for win in misframed(box, image.shape, boxes, rng, per_face)]
+        if windows:
+            crops.append(extract_windows(image, np.array(windows), size))
     return np.concatenate(crops)
 
 
