@@ -26,7 +26,7 @@ import numpy as np
 from nanonet.data.detection import calibrate, iou
 from nanonet.data.image import read_image
 from nanonet.kernels.nms import nms
-from nets.detector import EMPTY_BOXES, EMPTY_SCORES, as_rgb, joined, pyramid_windows, resize, window_sizes
+from nets.detector import EMPTY_BOXES, EMPTY_SCORES, as_rgb, joined, pyramid_windows, scan_pyramid, window_sizes
 
 
 class CascadeDetector:
@@ -58,11 +58,8 @@ class CascadeDetector:
         """Faces in `image` (an array, or a path to read): float (K, 4) boxes as x, y, w, h, and (K,) scores."""
         image = read_image(image) if isinstance(image, str) else as_rgb(image)
         net12, cal12 = self.nets[0]
-        found, levels = [], [image]
-        for size in self.window_sizes(*image.shape[:2]):
-            levels.append(resize(levels[-1], net12.level_shape(*image.shape[:2], size)))   # each from the one before
-            found.append(net12.scan_level(levels[-1], image.shape, self.thresholds[0], self.stride // net12.stride,
-                                          crops=True))
+        found, levels = scan_pyramid(net12, image, self.window_sizes(*image.shape[:2]), self.thresholds[0],
+                                     self.stride // net12.stride, crops=True)
         no_crops = np.zeros((0, net12.window, net12.window, 3), np.uint8)
         boxes, scores, crops = joined(found, EMPTY_BOXES, EMPTY_SCORES, no_crops)
         boxes = _calibrated(cal12, boxes, crops)

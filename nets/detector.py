@@ -144,11 +144,11 @@ class SlidingWindowDetector:
         image = read_image(image) if isinstance(image, str) else as_rgb(image)
         sizes = self.window_sizes(*image.shape[:2])
         if self.method == "fcn":
-            boxes, scores = joined([self.classifier.scan(image, size, self.threshold) for size in sizes],
+            boxes, scores = joined(scan_pyramid(self.classifier, image, sizes, self.threshold)[0],
                                    EMPTY_BOXES, EMPTY_SCORES)
         else:
             if self.method == "cascade":
-                boxes, scores = joined([self.first_stage.scan(image, size, self.proposal_threshold) for size in sizes],
+                boxes, scores = joined(scan_pyramid(self.first_stage, image, sizes, self.proposal_threshold)[0],
                                        EMPTY_BOXES, EMPTY_SCORES)
                 boxes = boxes[nms(boxes, scores, self.proposal_iou)]
             else:
@@ -162,6 +162,17 @@ class SlidingWindowDetector:
             boxes, scores = boxes[supported], scores[supported]
         keep = nms(boxes, scores, self.nms_iou)
         return boxes[keep], scores[keep]
+
+
+def scan_pyramid(net, image, sizes, threshold, every=1, crops=False):
+    """net.scan_level() at each window side of `sizes` (ascending): (the levels' results, the levels with
+    the image first). Each level is resized from the one before, so that area averaging reads a few
+    pixels per output pixel, not the whole image: a tenth of the time for a pyramid of 1.25 steps."""
+    found, levels = [], [image]
+    for size in sizes:
+        levels.append(resize(levels[-1], net.level_shape(*image.shape[:2], size)))
+        found.append(net.scan_level(levels[-1], image.shape, threshold, every, crops))
+    return found, levels
 
 
 def resize(image, shape):
