@@ -32,6 +32,9 @@ def _taps(start, step, n, size, limit):
 
 @njit(parallel=True, cache=True)
 def _extract_cpu(image, windows, size):
+    # The mean of bilinear samples on an ny x nx grid is separable: average the ny row samples of each
+    # column the window reads, then the nx column samples of that. Two passes of 2 reads per sample,
+    # not one of 4 reads per sample pair.
     m, channels = len(windows), image.shape[2]
     out = np.empty((m, size, size, channels), dtype=np.uint8)
     for k in prange(m):
@@ -39,19 +42,24 @@ def _extract_cpu(image, windows, size):
         ny, nx = max(1, math.ceil(h / size)), max(1, math.ceil(w / size))
         y0, y1, fy = _taps(y, h / size, ny, size, image.shape[0])
         x0, x1, fx = _taps(x, w / size, nx, size, image.shape[1])
-        acc = np.empty(channels, np.float64)
+        left, width = x0.min(), x1.max() - x0.min() + 1
+        rows = np.zeros((size, width, channels), np.float64)    # rows[oy, i]: column left + i, mean of oy's rows
+        flat = rows.reshape(size, width * channels)
+        for oy in range(size):
+            for sy in range(oy * ny, (oy + 1) * ny):
+                top = image[y0[sy]].reshape(-1)[left * channels:(left + width) * channels]
+                bottom = image[y1[sy]].reshape(-1)[left * channels:(left + width) * channels]
+                b = fy[sy]
+                for j in range(width * channels):
+                    flat[oy, j] += top[j] * (1 - b) + bottom[j] * b
         for oy in range(size):
             for ox in range(size):
-                acc[:] = 0.0
-                for sy in range(oy * ny, (oy + 1) * ny):
-                    top, bottom, b = y0[sy], y1[sy], fy[sy]
-                    for sx in range(ox * nx, (ox + 1) * nx):
-                        left, right, a = x0[sx], x1[sx], fx[sx]
-                        for c in range(channels):
-                            acc[c] += ((image[top, left, c] * (1 - a) + image[top, right, c] * a) * (1 - b)
-                                       + (image[bottom, left, c] * (1 - a) + image[bottom, right, c] * a) * b)
                 for c in range(channels):
-                    out[k, oy, ox, c] = min(255, int(acc[c] / (ny * nx) + 0.5))
+                    acc = 0.0
+                    for sx in range(ox * nx, (ox + 1) * nx):
+                        a = fx[sx]
+                        acc += rows[oy, x0[sx] - left, c] * (1 - a) + rows[oy, x1[sx] - left, c] * a
+                    out[k, oy, ox, c] = min(255, int(acc / (ny * nx) + 0.5))
     return out
 
 
