@@ -1,5 +1,7 @@
 """Train a registered net: python train.py --net frg64 [--data PATH] [--gpu N] [--resume] [--fast] ..."""
 import argparse
+import copy
+import dataclasses
 import datetime
 import functools
 import os
@@ -136,6 +138,13 @@ def _cache(path, crops):
         serialize.atomic_write(path, lambda f: np.savez(f, crops=crops))
 
 
+def jittering(augment, jitter):
+    """A copy of `augment` that also moves and rescales each image by up to `jitter` of its side."""
+    jittered = copy.copy(augment)
+    jittered.shift = jittered.scale = jitter
+    return jittered
+
+
 def _fraction(val):
     try:
         return float(val)
@@ -172,6 +181,9 @@ def parse_args(argv):
     p.add_argument("--misframed", type=int, default=0, metavar="K",
                    help="scene mining: also K windows about each face that cut it badly (IoU 0.1-0.4), as "
                         "non-faces (default 0)")
+    p.add_argument("--jitter", type=float, metavar="F",
+                   help="move and rescale faces by up to F of their side: the boxes cut from an annotated data set "
+                        "(default: the net's own), or every training crop of a crop data set (default 0)")
     p.add_argument("--mine-per-image", type=int, default=20,
                    help="cascade mining: hard negatives kept from each training image (default 20)")
     p.add_argument("--mine-threshold", type=float, metavar="P",
@@ -223,6 +235,9 @@ def main(argv=None):
         return train_cascade(args, argv)
     try:
         spec = registry.get(args.net)
+        if args.jitter is not None:
+            spec = dataclasses.replace(spec, jitter=args.jitter,
+                                       augment=spec.augment if spec.samples else jittering(spec.augment, args.jitter))
         settings = {k: getattr(args, k) if getattr(args, k) is not None else getattr(spec, k)
                     for k in ("epochs", "batch", "lr", "momentum", "weight_decay", "lr_decay", "optimizer")}
         out = None if args.fast else (args.out or os.path.join("runs", args.net))

@@ -205,3 +205,11 @@ def test_drop_faces_leaves_out_the_negatives_a_model_scores_as_faces(tmp_path):
         train.without_faces(crops, f"{net48}:high")
     with pytest.raises(train.DataError, match="48-pixel"):
         train.without_faces(crops[:, :24, :24], f"{net48}:0.5")
+
+
+def test_jitter_moves_and_rescales_every_crop_of_a_crop_data_set():
+    import train
+    augment = registry.get("frg64s").augment
+    jittered = train.jittering(augment, 0.1)
+    assert (jittered.shift, jittered.scale, jittered.rot90, jittered.flip) == (0.1, 0.1, True, True)
+    assert (augment.shift, augment.scale) == (0, 0)      # the registry's own is left alone
