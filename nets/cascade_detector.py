@@ -70,8 +70,7 @@ class CascadeDetector:
             crops = pyramid_windows(levels, boxes, net.window)
             scores = net.face_probability(crops)
             if stage == 2 and self.mirror:
-                maybe = scores >= 2 * self.thresholds[2] - 1     # the rest cannot reach the threshold on the mean
-                scores[maybe] = (scores[maybe] + net.face_probability(crops[maybe][:, :, ::-1])) / 2
+                scores = net.mirrored(crops, scores, self.thresholds[2])
             passed = scores >= self.thresholds[stage]
             boxes = _calibrated(cal, boxes[passed], crops[passed])
             scores = scores[passed]

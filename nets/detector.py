@@ -11,9 +11,10 @@ Three ways to score them:
   convolutionally at a fifth of the resolution, and only the windows it lets through (at least
   `proposal_threshold`, overlaps above `proposal_iou` suppressed) are cut out and judged by the 64x64
   classifier, in one batch.
-Windows scoring at least `threshold` are kept; a window may be asked to have `min_neighbors` others
-overlapping it (IoU above `group_iou`, as OpenCV's cascades group theirs); then overlaps above `nms_iou`
-are suppressed, best first.
+With `mirror`, a cut-out window's score is the mean of the classifier's for the crop and for its mirror
+image (the "fcn" path has no crops, and ignores it). Windows scoring at least `threshold` are kept; a window
+may be asked to have `min_neighbors` others overlapping it (IoU above `group_iou`, as OpenCV's cascades group
+theirs); then overlaps above `nms_iou` are suppressed, best first.
 """
 import functools
 
@@ -82,6 +83,14 @@ class Classifier(Net):
         """Face probability of each uint8 (N, window, window, 3) crop."""
         return self.probabilities(crops)[:, self.face_class]
 
+    def mirrored(self, crops, scores, threshold):
+        """scores (N,) of crops, each that could still reach `threshold` replaced by its mean with the face
+        probability of the crop's mirror image (the net trained on both)."""
+        scores = scores.copy()
+        maybe = scores >= 2 * threshold - 1     # the rest cannot reach the threshold on the mean
+        scores[maybe] = (scores[maybe] + self.face_probability(crops[maybe][:, :, ::-1])) / 2
+        return scores
+
     def level_shape(self, height, width, size):
         """(width, height) of the image scaled so that a window of side `size` becomes this net's input."""
         scale = self.window / size
@@ -121,7 +130,8 @@ class SlidingWindowDetector:
     """Defaults tuned on composed scenes of held-out crops (benchmarks/bench_anime.py)."""
 
     def __init__(self, classifier, first_stage=None, min_size=48, threshold=0.7, nms_iou=0.3, scale_step=1.25,
-                 method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.5, proposal_iou=0.7):
+                 method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.5, proposal_iou=0.7,
+                 mirror=False):
         method = method or ("cascade" if first_stage else "fcn")
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
@@ -130,7 +140,7 @@ class SlidingWindowDetector:
         self.classifier, self.first_stage, self.method = classifier, first_stage, method
         self.min_size, self.threshold, self.nms_iou, self.scale_step = min_size, threshold, nms_iou, scale_step
         self.min_neighbors, self.group_iou = min_neighbors, group_iou
-        self.proposal_threshold, self.proposal_iou = proposal_threshold, proposal_iou
+        self.proposal_threshold, self.proposal_iou, self.mirror = proposal_threshold, proposal_iou, mirror
 
     def predict_proba(self, crops):
         """Face probability of each uint8 (N, 64, 64, 3) crop."""
@@ -155,7 +165,10 @@ class SlidingWindowDetector:
                 boxes = np.concatenate([self.classifier.grid(*image.shape[:2], size) for size in sizes] or
                                        [np.zeros((0, 4))])
             window = self.classifier.window
-            scores = self.predict_proba(pyramid_windows(octaves(image, window), boxes, window))
+            crops = pyramid_windows(octaves(image, window), boxes, window)
+            scores = self.predict_proba(crops)
+            if self.mirror:
+                scores = self.classifier.mirrored(crops, scores, self.threshold)
             boxes, scores = boxes[scores >= self.threshold], scores[scores >= self.threshold]
         if self.min_neighbors:
             supported = neighbours(boxes, self.group_iou) >= self.min_neighbors

@@ -113,6 +113,20 @@ def test_the_cascade_judges_only_what_the_first_stage_lets_through():
     assert len(SlidingWindowDetector(detector.classifier, first, proposal_threshold=1.01).detect(image)[0]) == 0
 
 
+def test_mirror_averages_each_crop_that_could_pass_with_its_mirror_image():
+    classifier = Classifier(_slim(), NORM, 0, 64)
+    crops = np.random.default_rng(4).integers(0, 256, (6, 64, 64, 3)).astype(np.uint8)
+    plain = classifier.face_probability(crops)
+    both = (plain + classifier.face_probability(crops[:, :, ::-1])) / 2
+    np.testing.assert_allclose(classifier.mirrored(crops, plain, 0.0), both, rtol=1e-5)
+    np.testing.assert_array_equal(classifier.mirrored(crops, plain, (plain.max() + 1.01) / 2), plain)
+    image = np.random.default_rng(3).integers(0, 256, (120, 160, 3)).astype(np.uint8)
+    first = Classifier(_slim(build=anime12), NORM, 0, 12)
+    one, two = (SlidingWindowDetector(classifier, first, threshold=0.0, nms_iou=1.0, proposal_threshold=0.0,
+                                      mirror=m).detect(image) for m in (False, True))
+    assert len(one[0]) == len(two[0]) > 0 and not np.allclose(np.sort(one[1]), np.sort(two[1]))
+
+
 def test_images_of_any_channel_layout():
     grey = np.zeros((5, 6), np.uint8)
     assert as_rgb(grey).shape == as_rgb(grey[:, :, None]).shape == as_rgb(np.zeros((5, 6, 4), np.uint8)).shape == (5, 6, 3)
