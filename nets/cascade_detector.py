@@ -23,10 +23,11 @@ is how the later nets' hard negatives are mined.
 """
 import numpy as np
 
-from nanonet.data.detection import calibrate, iou
+from nanonet.data.detection import calibrate
 from nanonet.data.image import read_image
 from nanonet.kernels.nms import nms
-from nets.detector import EMPTY_BOXES, EMPTY_SCORES, as_rgb, joined, pyramid_windows, scan_pyramid, window_sizes
+from nets.detector import (EMPTY_BOXES, EMPTY_SCORES, as_rgb, joined, pyramid_windows, scan_pyramid, voted,
+                           window_sizes)
 
 
 class CascadeDetector:
@@ -78,15 +79,6 @@ class CascadeDetector:
             boxes = voted(boxes, scores, keep, self.vote_iou) if stage == 2 else boxes[keep]
             scores = scores[keep]
         return boxes, scores
-
-
-def voted(boxes, scores, keep, min_iou):
-    """Each of boxes[keep] replaced by the score-weighted mean of the boxes that overlap it by min_iou or more."""
-    out = np.empty((len(keep), 4))
-    for n, k in enumerate(keep):
-        weights = np.maximum(scores, 1e-12) * (iou(boxes[k], boxes) >= min_iou)   # a zero score still counts
-        out[n] = weights @ boxes / weights.sum()
-    return out
 
 
 def _calibrated(cal, boxes, crops):

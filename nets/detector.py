@@ -14,7 +14,8 @@ Three ways to score them:
 With `mirror`, a cut-out window's score is the mean of the classifier's for the crop and for its mirror
 image (the "fcn" path has no crops, and ignores it). Windows scoring at least `threshold` are kept; a window
 may be asked to have `min_neighbors` others overlapping it (IoU above `group_iou`, as OpenCV's cascades group
-theirs); then overlaps above `nms_iou` are suppressed, best first.
+theirs); then overlaps above `nms_iou` are suppressed, best first, and each box kept becomes the
+score-weighted mean of the boxes overlapping it by `vote_iou` or more (box voting; 1 keeps it as it is).
 """
 import functools
 
@@ -22,6 +23,7 @@ import cv2
 import numpy as np
 
 from nanonet.backend import to_cpu
+from nanonet.data.detection import iou
 from nanonet.data.image import read_image
 from nanonet.kernels.nms import neighbours, nms
 from nanonet.kernels.windows import extract_windows
@@ -131,7 +133,7 @@ class SlidingWindowDetector:
 
     def __init__(self, classifier, first_stage=None, min_size=48, threshold=0.7, nms_iou=0.3, scale_step=1.25,
                  method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.5, proposal_iou=0.7,
-                 mirror=False):
+                 mirror=False, vote_iou=1.0):
         method = method or ("cascade" if first_stage else "fcn")
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
@@ -141,6 +143,7 @@ class SlidingWindowDetector:
         self.min_size, self.threshold, self.nms_iou, self.scale_step = min_size, threshold, nms_iou, scale_step
         self.min_neighbors, self.group_iou = min_neighbors, group_iou
         self.proposal_threshold, self.proposal_iou, self.mirror = proposal_threshold, proposal_iou, mirror
+        self.vote_iou = vote_iou
 
     def predict_proba(self, crops):
         """Face probability of each uint8 (N, 64, 64, 3) crop."""
@@ -174,7 +177,18 @@ class SlidingWindowDetector:
             supported = neighbours(boxes, self.group_iou) >= self.min_neighbors
             boxes, scores = boxes[supported], scores[supported]
         keep = nms(boxes, scores, self.nms_iou)
-        return boxes[keep], scores[keep]
+        return voted(boxes, scores, keep, self.vote_iou), scores[keep]
+
+
+def voted(boxes, scores, keep, min_iou):
+    """Each of boxes[keep] replaced by the score-weighted mean of the boxes that overlap it by min_iou or more."""
+    out = np.empty((len(keep), 4))
+    for n, k in enumerate(keep):
+        close = iou(boxes[k], boxes) >= min_iou
+        close[k] = True             # a box's IoU with itself can round below 1
+        weights = np.maximum(scores, 1e-12) * close   # a zero score still counts
+        out[n] = weights @ boxes / weights.sum()
+    return out
 
 
 def scan_pyramid(net, image, sizes, threshold, every=1, crops=False):

@@ -8,7 +8,8 @@ from nanonet.data import detection
 from nanonet.kernels.windows import extract_windows
 from nanonet.serialize import ModelFileError
 from nets import cascade
-from nets.cascade_detector import CascadeDetector, voted
+from nets.cascade_detector import CascadeDetector
+from nets.detector import voted
 from nets.detector import Classifier, Net, pyramid_windows
 from tests.test_detector import NORM, _slim
 
