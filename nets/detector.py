@@ -131,9 +131,9 @@ class Classifier(Net):
 class SlidingWindowDetector:
     """Defaults tuned on composed scenes of held-out crops (benchmarks/bench_anime.py)."""
 
-    def __init__(self, classifier, first_stage=None, min_size=48, threshold=0.7, nms_iou=0.3, scale_step=1.25,
-                 method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.5, proposal_iou=0.7,
-                 mirror=False, vote_iou=1.0):
+    def __init__(self, classifier, first_stage=None, min_size=48, threshold=0.7, nms_iou=0.1, scale_step=1.25,
+                 method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.3, proposal_iou=0.7,
+                 mirror=True, vote_iou=0.3):
         method = method or ("cascade" if first_stage else "fcn")
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")

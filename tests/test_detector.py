@@ -105,7 +105,7 @@ def test_the_cascade_judges_only_what_the_first_stage_lets_through():
     first = Classifier(_slim(build=anime12), NORM, 0, 12)
     assert first.stride == 2
     detector = SlidingWindowDetector(Classifier(_slim(), NORM, 0, 64), first, threshold=0.0, nms_iou=1.0,
-                                     proposal_threshold=0.0)
+                                     proposal_threshold=0.0, vote_iou=1.0)
     proposed = np.concatenate([first.scan(image, s, 0.0)[0] for s in detector.window_sizes(120, 160)])
     boxes, _ = detector.detect(image)
     assert 0 < len(boxes) <= len(proposed)
