@@ -98,16 +98,11 @@ class Classifier(Net):
         scale = self.window / size
         return max(self.window, round(width * scale)), max(self.window, round(height * scale))
 
-    def scan(self, image, size, threshold, every=1, crops=False):
-        """The windows of side `size` on this net's grid (every `every`-th of them in each direction) whose
-        face probability is at least threshold, scored fully convolutionally: (boxes (K, 4), scores (K,)),
-        and with crops=True their uint8 (K, window, window, 3) crops, cut from the resized image."""
-        level = resize(image, self.level_shape(*image.shape[:2], size))
-        return self.scan_level(level, image.shape, threshold, every, crops)
-
     def scan_level(self, level, image_shape, threshold, every=1, crops=False):
-        """scan() of an image already resized to level_shape(): boxes in the coordinates of the image of
-        `image_shape`."""
+        """The windows on this net's grid over `level`, an image of `image_shape` resized to level_shape()
+        (every `every`-th of them in each direction), whose face probability is at least threshold, scored
+        fully convolutionally: (boxes (K, 4) in the image's coordinates, scores (K,)), and with crops=True
+        their uint8 (K, window, window, 3) crops, cut from the level."""
         sx, sy = level.shape[1] / image_shape[1], level.shape[0] / image_shape[0]
         x = self.normalization(self.model.xp.asarray(level[None]))
         face = to_cpu(softmax(self.fcn(every).predict(x))[0, self.face_class])       # (gh, gw)
@@ -122,7 +117,7 @@ class Classifier(Net):
         return found
 
     def grid(self, height, width, size):
-        """The windows of side `size` that scan() scores, as (K, 4) boxes."""
+        """The windows of side `size` that scan_level() scores on that size's level, as (K, 4) boxes."""
         step = size * self.stride / self.window
         ys, xs = np.arange(0, height - size + 1e-9, step), np.arange(0, width - size + 1e-9, step)
         return np.array([(x, y, size, size) for y in ys for x in xs]).reshape(-1, 4)

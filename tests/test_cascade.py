@@ -9,8 +9,7 @@ from nanonet.kernels.windows import extract_windows
 from nanonet.serialize import ModelFileError
 from nets import cascade
 from nets.cascade_detector import CascadeDetector
-from nets.detector import voted
-from nets.detector import Classifier, Net, pyramid_windows
+from nets.detector import Classifier, Net, pyramid_windows, scan_pyramid, voted
 from tests.test_detector import NORM, _slim
 
 BUILDS = [cascade.net12, cascade.cal12, cascade.net24, cascade.cal24, cascade.net48, cascade.cal48]
@@ -32,7 +31,7 @@ def _image(seed=0, shape=(90, 120, 3)):
 def test_the_12_net_crops_are_its_scanned_windows():
     net12 = _nets()[0]
     image = _image()
-    boxes, scores, crops = net12.scan(image, 12.0, 0.0, every=2, crops=True)   # at 12 px nothing is resampled
+    (boxes, scores, crops), = scan_pyramid(net12, image, [12.0], 0.0, every=2, crops=True)[0]  # 12 px: no resampling
     assert len(boxes) == len(scores) == len(crops) > 0 and (boxes[:, :2] % 4 == 0).all()
     np.testing.assert_array_equal(crops, extract_windows(image, boxes, 12))
     # The scores come close to the crops' own but not exactly: the 12-net pools 10 -> 5 with ceil rounding,

@@ -13,7 +13,7 @@ from nanonet.data.normalize import Normalization
 from nanonet.kernels.nms import nms, nms_reference
 from nanonet.kernels.windows import extract_windows, extract_windows_reference
 from nanonet.model import batch_norm_folded, fully_convolutional
-from nets.detector import Classifier, SlidingWindowDetector, as_rgb
+from nets.detector import Classifier, SlidingWindowDetector, as_rgb, scan_pyramid
 from nets import cascade
 from nets.frg import anime12, frgnet_slim
 
@@ -91,7 +91,7 @@ def test_both_methods_score_the_same_windows_alike():
     image = np.random.default_rng(2).integers(0, 256, (150, 200, 3)).astype(np.uint8)
     classifier = Classifier(_slim(), NORM, 0, 64)
     assert classifier.stride == 16
-    b1, s1 = classifier.scan(image, 64.0, 0.0)  # at the classifier's own size nothing is resampled
+    (b1, s1), = scan_pyramid(classifier, image, [64.0], 0.0)[0]  # at the classifier's own size: no resampling
     b2 = classifier.grid(150, 200, 64.0)
     np.testing.assert_allclose(b1, b2)
     np.testing.assert_allclose(s1, classifier.face_probability(extract_windows(image, b2, 64)), atol=1e-4)
@@ -106,7 +106,7 @@ def test_the_cascade_judges_only_what_the_first_stage_lets_through():
     assert first.stride == 2
     detector = SlidingWindowDetector(Classifier(_slim(), NORM, 0, 64), first, threshold=0.0, nms_iou=1.0,
                                      proposal_threshold=0.0, vote_iou=1.0)
-    proposed = np.concatenate([first.scan(image, s, 0.0)[0] for s in detector.window_sizes(120, 160)])
+    proposed = np.concatenate([b for b, _ in scan_pyramid(first, image, detector.window_sizes(120, 160), 0.0)[0]])
     boxes, _ = detector.detect(image)
     assert 0 < len(boxes) <= len(proposed)
     assert all(np.isclose(proposed, b).all(axis=1).any() for b in boxes)
