@@ -51,11 +51,13 @@ NETS = {spec.name: spec for spec in [
             os.path.join(SHARED_DATA, "anime-faces-64.zip"), "FrgNet128: anime face / non-face, 128x128",
             augment=Augment(rot90=True)),
 ] + [
-    # per-channel normalisation, so that the 12-net can scan whole images fully convolutionally
+    # per-channel normalisation, so that the 12-net can scan whole images fully convolutionally; calibration
+    # samples are never mirrored: a mirrored window needs another pattern (x -> 1 - s - x, as the patterns
+    # scale about the top-left corner), most often none of the 45
     NetSpec(name, lambda rng, classes, build=build: build(rng, classes), size,
             os.path.join(SHARED_DATA, "faces-webfaces"), f"CNN cascade {description}", normalization="channel",
-            samples=samples, per_face=per_face, jitter=jitter, augment=Augment(flip=True), lr=0.01, lr_decay=0.9,
-            batch=128, epochs=epochs)
+            samples=samples, per_face=per_face, jitter=jitter, augment=Augment(flip=samples == "faces"), lr=0.01,
+            lr_decay=0.9, batch=128, epochs=epochs)
     # The 24- and 48-nets judge windows that the stage before has calibrated, most of them within 0.6-0.9 IoU
     # of the face; trained on boxes jittered by 5% only, they rejected a quarter of the faces stage 1 found.
     for name, build, size, samples, per_face, jitter, epochs, description in [

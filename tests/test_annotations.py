@@ -101,6 +101,19 @@ def test_calibration_patterns_and_their_inverse():
     np.testing.assert_allclose(detection.calibrate(windows[44:], probs), box[None])
 
 
+def test_a_mirrored_calibration_window_needs_another_pattern():
+    # which is why calibration nets train on unmirrored windows (nets/registry.py)
+    from nets.registry import NETS
+    box = np.array([40.0, 30.0, 20.0, 20.0])
+    s, x, y = 0.83, -0.17, 0.0
+    window = detection.calibration_window(box, (s, x, y))
+    mirrored_box = np.array([2 * window[0] + window[2] - box[0] - box[2], box[1], box[2], box[3]])
+    assert not np.allclose(detection.calibration_window(mirrored_box, (s, x, y)), window)
+    assert np.allclose(detection.calibration_window(mirrored_box, (s, 1 - s - x, y)), window)
+    assert 1 - s - x not in detection.CALIBRATION_OFFSETS
+    assert not any(spec.augment.flip for spec in NETS.values() if spec.samples == "calibration")
+
+
 def test_crops_repeat_edges_outside_the_image():
     image = np.zeros((10, 10, 3), np.uint8)
     image[:, :3] = 200
