@@ -27,6 +27,7 @@ from nets.scenes import compose_scenes
 
 FAST_BATCHES = 2
 FAST_IMAGES = 8  # annotated images a --fast run cuts its detection samples from
+SCENE_CHUNK = 250  # scenes composed at a time: 250 of 512x512 hold 0.2 GB
 
 
 def classification_sets(path, val):
@@ -55,6 +56,26 @@ def detection_sets(spec, path, val, seed, fast):
     train, val = (detection.materialize(ims, make(ims, rng), spec.input_size, classes)
                   for ims in (train_images, val_images))
     return train, val, train_images
+
+
+def scene_sets(spec, path, val, seed, fast):
+    """(train, val) calibration crops cut about the faces of scenes composed from a crop data set's training
+    and validation crops apart (spec.scenes scenes, and a tenth as many), and no training images."""
+    sets = []
+    for k, crops in enumerate(classification_sets(path, val)):
+        if "face" not in crops.classes:
+            raise DataError(f"{path}: composing scenes needs a 'face' class, not {crops.classes}")
+        count = FAST_IMAGES if fast else max(spec.scenes // (10 if k else 1), 1)
+        rng = np.random.default_rng([seed, 4, k])
+        parts = []
+        for start in range(0, count, SCENE_CHUNK):
+            scenes = compose_scenes(crops, min(SCENE_CHUNK, count - start), rng, face_class=crops.classes.index("face"))
+            samples = detection.calibration_samples(scenes, rng, spec.per_face)
+            parts.append(detection.materialize(scenes, samples, spec.input_size, detection.CALIBRATION_CLASSES,
+                                               load=lambda scene: scene.image))
+        sets.append(ArrayDataset(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]),
+                                 detection.CALIBRATION_CLASSES))
+    return (*sets, None)
 
 
 def with_negatives(train_set, mine, cache=None, drop_faces=None):
@@ -251,7 +272,8 @@ def main(argv=None):
         data_path = args.data or spec.data
         cache = out and os.path.join(out, "hard_negatives.npz")
         if spec.samples:
-            train_set, val_set, train_images = detection_sets(spec, data_path, args.val, args.seed, args.fast)
+            make_sets = scene_sets if spec.scenes else detection_sets
+            train_set, val_set, train_images = make_sets(spec, data_path, args.val, args.seed, args.fast)
         else:
             train_set, val_set = classification_sets(data_path, args.val)
         if args.drop_faces and not args.hard_negatives:

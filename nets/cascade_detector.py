@@ -23,11 +23,10 @@ is how the later nets' hard negatives are mined.
 """
 import numpy as np
 
-from nanonet.data.detection import calibrate
 from nanonet.data.image import read_image
 from nanonet.kernels.nms import nms
-from nets.detector import (EMPTY_BOXES, EMPTY_SCORES, as_rgb, joined, pyramid_windows, scan_pyramid, voted,
-                           window_sizes)
+from nets.detector import (EMPTY_BOXES, EMPTY_SCORES, as_rgb, calibrated, joined, pyramid_windows, scan_pyramid,
+                           voted, window_sizes)
 
 
 class CascadeDetector:
@@ -63,7 +62,7 @@ class CascadeDetector:
                                      self.stride // net12.stride, crops=True)
         no_crops = np.zeros((0, net12.window, net12.window, 3), np.uint8)
         boxes, scores, crops = joined(found, EMPTY_BOXES, EMPTY_SCORES, no_crops)
-        boxes = _calibrated(cal12, boxes, crops)
+        boxes = calibrated(cal12, boxes, crops)
         keep = nms(boxes, scores, self.nms_ious[0])
         boxes, scores = boxes[keep], scores[keep]
         for stage in range(1, self.stages):
@@ -73,14 +72,9 @@ class CascadeDetector:
             if stage == 2 and self.mirror:
                 scores = net.mirrored(crops, scores, self.thresholds[2])
             passed = scores >= self.thresholds[stage]
-            boxes = _calibrated(cal, boxes[passed], crops[passed])
+            boxes = calibrated(cal, boxes[passed], crops[passed])
             scores = scores[passed]
             keep = nms(boxes, scores, self.nms_ious[stage])
             boxes = voted(boxes, scores, keep, self.vote_iou) if stage == 2 else boxes[keep]
             scores = scores[keep]
         return boxes, scores
-
-
-def _calibrated(cal, boxes, crops):
-    """boxes corrected by the calibration net `cal` from their crops at its input side."""
-    return calibrate(boxes, cal.probabilities(crops)) if len(boxes) else boxes

@@ -10,9 +10,13 @@ Three ways to score them:
 - "cascade" (the default when a first stage is given): a 12x12 net scans the pyramid fully
   convolutionally at a fifth of the resolution, and only the windows it lets through (at least
   `proposal_threshold`, overlaps above `proposal_iou` suppressed) are cut out and judged by the 64x64
-  classifier, in one batch.
+  classifier, in one batch. With a `calibration` net (Li et al.'s 45 patterns), each such window is first
+  moved and rescaled onto the face it cuts, so that the classifier judges it framed as in training (on
+  composed scenes, a calibrated window judged finds more faces than one calibrated after judging, and
+  calibrating it again changes nothing).
 With `mirror`, a cut-out window's score is the mean of the classifier's for the crop and for its mirror
-image (the "fcn" path has no crops, and ignores it). Windows scoring at least `threshold` are kept; a window
+image (the "fcn" path has no crops, and ignores it). Windows scoring at least `threshold` are kept (and
+calibrated, by the methods that judged them uncalibrated); a window
 may be asked to have `min_neighbors` others overlapping it (IoU above `group_iou`, as OpenCV's cascades group
 theirs); then overlaps above `nms_iou` are suppressed, best first, and each box kept becomes the
 score-weighted mean of the boxes overlapping it by `vote_iou` or more (box voting; 1 keeps it as it is).
@@ -23,7 +27,7 @@ import cv2
 import numpy as np
 
 from nanonet.backend import to_cpu
-from nanonet.data.detection import iou
+from nanonet.data.detection import calibrate, iou
 from nanonet.data.image import read_image
 from nanonet.kernels.nms import neighbours, nms
 from nanonet.kernels.windows import extract_windows
@@ -126,15 +130,15 @@ class Classifier(Net):
 class SlidingWindowDetector:
     """Defaults tuned on composed scenes of held-out crops (benchmarks/bench_anime.py)."""
 
-    def __init__(self, classifier, first_stage=None, min_size=48, threshold=0.7, nms_iou=0.1, scale_step=1.25,
-                 method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.3, proposal_iou=0.7,
-                 mirror=True, vote_iou=0.3):
+    def __init__(self, classifier, first_stage=None, calibration=None, min_size=48, threshold=0.9, nms_iou=0.1,
+                 scale_step=1.25, method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.3,
+                 proposal_iou=0.7, mirror=True, vote_iou=0.3):
         method = method or ("cascade" if first_stage else "fcn")
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
         if method == "cascade" and first_stage is None:
             raise ValueError("the cascade method needs a first-stage net")
-        self.classifier, self.first_stage, self.method = classifier, first_stage, method
+        self.classifier, self.first_stage, self.calibration, self.method = classifier, first_stage, calibration, method
         self.min_size, self.threshold, self.nms_iou, self.scale_step = min_size, threshold, nms_iou, scale_step
         self.min_neighbors, self.group_iou = min_neighbors, group_iou
         self.proposal_threshold, self.proposal_iou, self.mirror = proposal_threshold, proposal_iou, mirror
@@ -147,10 +151,17 @@ class SlidingWindowDetector:
     def window_sizes(self, height, width):
         return window_sizes(height, width, self.min_size, self.scale_step)
 
+    def calibrated(self, boxes, levels):
+        """boxes corrected by the calibration net, if there is one, from their crops cut from `levels`."""
+        if self.calibration is None:
+            return boxes
+        return calibrated(self.calibration, boxes, pyramid_windows(levels, boxes, self.calibration.window))
+
     def detect(self, image):
         """Faces in `image` (an array, or a path to read): float (K, 4) boxes as x, y, w, h, and (K,) scores."""
         image = read_image(image) if isinstance(image, str) else as_rgb(image)
         sizes = self.window_sizes(*image.shape[:2])
+        levels = octaves(image, self.classifier.window)
         if self.method == "fcn":
             boxes, scores = joined(scan_pyramid(self.classifier, image, sizes, self.threshold)[0],
                                    EMPTY_BOXES, EMPTY_SCORES)
@@ -158,21 +169,27 @@ class SlidingWindowDetector:
             if self.method == "cascade":
                 boxes, scores = joined(scan_pyramid(self.first_stage, image, sizes, self.proposal_threshold)[0],
                                        EMPTY_BOXES, EMPTY_SCORES)
-                boxes = boxes[nms(boxes, scores, self.proposal_iou)]
+                boxes = self.calibrated(boxes[nms(boxes, scores, self.proposal_iou)], levels)
             else:
                 boxes = np.concatenate([self.classifier.grid(*image.shape[:2], size) for size in sizes] or
                                        [np.zeros((0, 4))])
-            window = self.classifier.window
-            crops = pyramid_windows(octaves(image, window), boxes, window)
+            crops = pyramid_windows(levels, boxes, self.classifier.window)
             scores = self.predict_proba(crops)
             if self.mirror:
                 scores = self.classifier.mirrored(crops, scores, self.threshold)
             boxes, scores = boxes[scores >= self.threshold], scores[scores >= self.threshold]
+        if self.method != "cascade":     # the cascade's windows were calibrated before they were judged
+            boxes = self.calibrated(boxes, levels)
         if self.min_neighbors:
             supported = neighbours(boxes, self.group_iou) >= self.min_neighbors
             boxes, scores = boxes[supported], scores[supported]
         keep = nms(boxes, scores, self.nms_iou)
         return voted(boxes, scores, keep, self.vote_iou), scores[keep]
+
+
+def calibrated(cal, boxes, crops):
+    """boxes (K, 4) corrected by the calibration net `cal` from their crops at its input side."""
+    return calibrate(boxes, cal.probabilities(crops)) if len(boxes) else boxes
 
 
 def voted(boxes, scores, keep, min_iou):

@@ -8,7 +8,7 @@ from nanonet import serialize
 from nanonet.data.augment import Augment
 from nanonet.data.normalize import Normalization
 from nets import cascade
-from nets.frg import anime12, frgnet, frgnet_slim
+from nets.frg import anime12, anime_calibration, frgnet, frgnet_slim
 
 SHARED_DATA = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
 
@@ -29,9 +29,10 @@ class NetSpec:
     lr_decay: float = 0.97         # lr and weight decay are multiplied by this each epoch
     batch: int = 64
     epochs: int = 10
-    samples: str = None            # "faces" or "calibration": crops cut from an annotated face data set
+    samples: str = None            # "faces" or "calibration": crops cut about the faces of annotated images
     per_face: int = 2              # samples cut from each annotated face: jittered boxes, or calibration patterns
     jitter: float = 0.05           # face boxes move and rescale by up to this fraction of their side
+    scenes: int = 0                # > 0: samples come from this many scenes composed from a crop data set
 
 
 NETS = {spec.name: spec for spec in [
@@ -47,6 +48,11 @@ NETS = {spec.name: spec for spec in [
             os.path.join(SHARED_DATA, "anime-faces-64.zip"), "the anime detector's 12x12 first stage",
             normalization="channel", augment=Augment(flip=True, rot90=True), lr=0.01, lr_decay=0.9, batch=128,
             epochs=10),
+    NetSpec("animecal", lambda rng, classes: anime_calibration(rng, classes), 24,
+            os.path.join(SHARED_DATA, "anime-faces-64.zip"), "the anime detector's calibration net: 45 corrections",
+            # no augmentation: a mirrored or rotated window needs another pattern
+            normalization="channel", samples="calibration", per_face=15, scenes=3000, lr=0.01, lr_decay=0.9,
+            batch=128, epochs=8),
     NetSpec("frg128", lambda rng, classes: frgnet(rng, 128, classes), 128,
             os.path.join(SHARED_DATA, "anime-faces-64.zip"), "FrgNet128: anime face / non-face, 128x128",
             augment=Augment(rot90=True)),

@@ -3,14 +3,18 @@
 The background is a mosaic of 1x1 to 3x3 non-face crops, each upscaled to its tile, so a scene's windows
 show non-face content at many scales; 1 to 4 face crops are pasted on it where they overlap no other.
 """
+import collections
+
 import cv2
 import numpy as np
 
 from nanonet.data.detection import iou
 
+Scene = collections.namedtuple("Scene", "image boxes")
+
 
 def compose_scenes(dataset, count, rng, side=512, face_class=0, face_sides=(48, 200)):
-    """[(image uint8 (side, side, 3), boxes (K, 4) float as x, y, w, h)] from a dataset of crops."""
+    """[Scene(image uint8 (side, side, 3), boxes (K, 4) float as x, y, w, h)] from a dataset of crops."""
     faces = np.flatnonzero(dataset.labels == face_class)
     backgrounds = np.flatnonzero(dataset.labels != face_class)
     scenes = []
@@ -34,5 +38,5 @@ def compose_scenes(dataset, count, rng, side=512, face_class=0, face_sides=(48, 
                                                          else cv2.INTER_CUBIC)
                     boxes.append(box)
                     break
-        scenes.append((image, np.array(boxes).reshape(-1, 4)))
+        scenes.append(Scene(image, np.array(boxes).reshape(-1, 4)))
     return scenes

@@ -13,9 +13,11 @@ from nanonet.data.normalize import Normalization
 from nanonet.kernels.nms import nms, nms_reference
 from nanonet.kernels.windows import extract_windows, extract_windows_reference
 from nanonet.model import batch_norm_folded, fully_convolutional
-from nets.detector import Classifier, SlidingWindowDetector, as_rgb, scan_pyramid
+from nanonet.data.detection import calibrate
+from nets.detector import (Classifier, Net, SlidingWindowDetector, as_rgb, joined, octaves, pyramid_windows,
+                           scan_pyramid)
 from nets import cascade
-from nets.frg import anime12, frgnet_slim
+from nets.frg import anime12, anime_calibration, frgnet_slim
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,6 +127,33 @@ def test_mirror_averages_each_crop_that_could_pass_with_its_mirror_image():
     one, two = (SlidingWindowDetector(classifier, first, threshold=0.0, nms_iou=1.0, proposal_threshold=0.0,
                                       mirror=m).detect(image) for m in (False, True))
     assert len(one[0]) == len(two[0]) > 0 and not np.allclose(np.sort(one[1]), np.sort(two[1]))
+
+
+def test_a_calibration_net_moves_the_proposals_or_else_the_windows_kept():
+    image = np.random.default_rng(3).integers(0, 256, (120, 160, 3)).astype(np.uint8)
+    first, classifier = Classifier(_slim(build=anime12), NORM, 0, 12), Classifier(_slim(), NORM, 0, 64)
+    cal = Net(_slim(build=anime_calibration), NORM, 24, 45)
+    levels = octaves(image, 64)
+
+    def moved(boxes):
+        return calibrate(boxes, cal.probabilities(pyramid_windows(levels, boxes, 24)))
+    options = dict(threshold=0.0, nms_iou=1.0, proposal_threshold=0.0, vote_iou=1.0)
+    # the grid's windows: only those kept are calibrated
+    plain, scores = SlidingWindowDetector(classifier, method="windows", **options).detect(image)
+    calibrated, calibrated_scores = SlidingWindowDetector(classifier, None, cal, method="windows", **options).detect(image)
+    np.testing.assert_array_equal(calibrated_scores, scores)
+    np.testing.assert_allclose(calibrated, moved(plain))
+    # the first stage's windows: calibrated before the classifier judges them
+    detector = SlidingWindowDetector(classifier, first, cal, **options)
+    proposed, proposed_scores = joined(scan_pyramid(first, image, detector.window_sizes(120, 160), 0.0)[0],
+                                       np.zeros((0, 4)), np.zeros(0))
+    judged = moved(proposed[nms(proposed, proposed_scores, detector.proposal_iou)])
+    boxes, scores = detector.detect(image)
+    order = np.argsort(-classifier.mirrored(pyramid_windows(levels, judged, 64),
+                                            classifier.face_probability(pyramid_windows(levels, judged, 64)), 0.0),
+                       kind="stable")
+    np.testing.assert_allclose(boxes, judged[order])
+    assert not np.allclose(judged, proposed[nms(proposed, proposed_scores, detector.proposal_iou)])
 
 
 def test_images_of_any_channel_layout():

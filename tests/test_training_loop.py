@@ -10,7 +10,7 @@ import pytest
 import nanonet as nn
 from nanonet import serialize
 from nanonet.data.augment import Augment
-from nanonet.data.datasets import ArrayDataset
+from nanonet.data.datasets import ArrayDataset, DataError
 from nanonet.data.iterator import BatchIterator
 from nanonet.data.normalize import Normalization
 from nanonet.optim import ExponentialDecay, MomentumSGD
@@ -84,7 +84,7 @@ def _train_py(*args, cwd=None):
 
 @pytest.mark.parametrize("net", list(registry.NETS))
 def test_fast_mode_for_every_registered_net(net, tmp_path):
-    if registry.NETS[net].samples:
+    if registry.NETS[net].samples and not registry.NETS[net].scenes:
         data = webfaces_folder(tmp_path / "set", size=160)
     else:
         data = zip_of(class_folders(tmp_path / "set", per_class=8), tmp_path / "set.zip")
@@ -166,6 +166,20 @@ def test_hard_negatives_join_the_training_set(tmp_path):
     assert cut > 0 and training(misframed) == training(mining) + cut
     alone = _train_py(*args, "--misframed", "2")
     assert alone.returncode == 2 and "--misframed" in alone.stderr
+
+
+def test_calibration_samples_from_scenes_composed_of_each_split_apart(tmp_path):
+    import dataclasses
+    from train import scene_sets
+    spec = dataclasses.replace(registry.NETS["animecal"], scenes=20, per_face=3)
+    data = class_folders(tmp_path / "set", per_class=10, size=64)
+    train, val, images = scene_sets(spec, str(data), "0.3", 0, fast=False)
+    assert images is None and len(train) >= 20 * 3 and len(val) >= 2 * 3 and len(train) % 3 == len(val) % 3 == 0
+    assert train.images.shape[1:] == (24, 24, 3) and train.labels.max() < 45
+    np.testing.assert_array_equal(scene_sets(spec, str(data), "0.3", 0, fast=False)[0].images, train.images)
+    others = class_folders(tmp_path / "other", per_class=4, size=64, classes=("cat", "dog"))
+    with pytest.raises(DataError, match="'face' class"):
+        scene_sets(spec, str(others), "0.5", 0, fast=True)
 
 
 def test_cascade_trains_all_six_nets_mining_for_the_later_ones(tmp_path):

@@ -170,15 +170,16 @@ def split_images(images, fraction):
     return [a for a, v in zip(images, val) if not v], [a for a, v in zip(images, val) if v]
 
 
-def materialize(images, samples, size, classes, workers=2):
-    """Cut every sample's window at size x size into an ArrayDataset, decoding each image once."""
+def materialize(images, samples, size, classes, workers=2, load=lambda a: read_image(a.path)):
+    """Cut every sample's window at size x size into an ArrayDataset, decoding each image once:
+    load(images[i]) -> uint8 (H, W, 3) (default: read an Annotated's file)."""
     by_image = {}
     for k, (i, window, _) in enumerate(samples):
         by_image.setdefault(i, []).append((k, window))
     crops = np.zeros((len(samples), size, size, 3), np.uint8)
 
     def cut(i):
-        image = read_image(images[i].path)
+        image = load(images[i])
         for k, window in by_image[i]:
             crops[k] = crop(image, window, size)
 
