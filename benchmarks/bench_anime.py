@@ -2,14 +2,15 @@
 
     python benchmarks/bench_anime.py [--model anime|FILE] [--scenes 100] [--out BENCHMARKS.md]
 
-Scenes with known faces are composed (nets/scenes.py) from the held-out tenth of anime-faces-64.zip (the
-split train.py uses, by file name, so the shipped model never saw these crops): a 512x512 mosaic of
-upscaled non-face crops with 1 to 4 face crops pasted on it at sides of 48 to 200 pixels. A detection finds a
-face when their IoU is at least 0.5; a detection that finds none is a false positive. The LBP cascade runs
-with its README's parameters (equalised grey image, scaleFactor 1.1, minNeighbors 5, minSize 24x24). Both
-run single-threaded; times are medians over the scenes. The real scenes of ../shared/data/anime-scenes have
-no annotations: for them the table counts detections, and a picture of both detectors' boxes on one of them
-is written to benchmarks/out/ (not committed: it is derived from the data set).
+Scenes with known faces are composed (nets/scenes.py) from the held-out tenth of anime-faces-64.zip (the split
+train.py uses, by file name, so the shipped model never saw these crops): a 512x512 mosaic of upscaled
+non-face crops with 1 to 4 face crops pasted on it at sides of 48 to 200 pixels. A detection finds a face when
+their IoU is at least 0.5; a detection that finds none is a false positive. The LBP cascade runs with its
+README's parameters (equalised grey image, scaleFactor 1.1, minNeighbors 5, minSize 24x24). Both run
+single-threaded, taking turns on each scene; times are medians over the scenes. The real scenes of
+../shared/data/anime-scenes have no annotations: for them the table counts detections, and a picture of both
+detectors' boxes on one of them is written to benchmarks/out/ (not committed: it is derived from the data
+set).
 """
 import os
 
@@ -40,15 +41,22 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
 METHOD_SCENES = 10  # scoring crop by crop takes seconds a scene: the two methods meet on a few
 
 
-def evaluate(detect, scenes):
-    """(recall, false positives per image, median ms per image, per-scene (boxes, scores))."""
+def evaluate(detectors, scenes):
+    """{name: (recall, false positives per image, median ms per image, per-scene (boxes, scores))} of each
+    detect(image) in `detectors` (by name), which take turns on each scene, so that they are timed alike."""
+    times, outputs = ({name: [] for name in detectors} for _ in range(2))
+    for image, _ in scenes:
+        for name, detect in detectors.items():
+            start = time.perf_counter()
+            outputs[name].append(detect(image))
+            times[name].append(time.perf_counter() - start)
+    return {name: _scored(outputs[name], times[name], scenes) for name in detectors}
+
+
+def _scored(outputs, times, scenes):
+    """(recall, false positives per image, median ms, outputs) of one detector's (boxes, scores) per scene."""
     found = false = total = 0
-    times, outputs = [], []
-    for image, truth in scenes:
-        start = time.perf_counter()
-        boxes, scores = detect(image)
-        times.append(time.perf_counter() - start)
-        outputs.append((boxes, scores))
+    for (boxes, _), (_, truth) in zip(outputs, scenes):
         matched = np.zeros(len(truth), bool)
         for box in boxes:
             overlaps = iou(box, truth) if len(truth) else np.zeros(0)
@@ -92,15 +100,14 @@ def main(argv=None):
     lbp = peers.lbp_animeface().detect
     ours = nets.load(args.model)
     rows = []
-    for name, detect in [("lbpcascade_animeface", lbp), (f"nanonet {args.model}", ours.detect)]:
-        recall, fppi, ms, outputs = evaluate(detect, scenes)
-        real = [len(detect(read_image(p))[0])
+    detectors = {"lbpcascade_animeface": lbp, f"nanonet {args.model}": ours.detect}
+    for name, (recall, fppi, ms, _) in evaluate(detectors, scenes).items():
+        real = [len(detectors[name](read_image(p))[0])
                 for p in sorted(glob.glob(os.path.join(peers.ANIME_SCENES, "*.jpg")))]
         rows.append(f"| {name} | {recall:.3f} | {fppi:.2f} | {ms:.1f} | {sum(real)} |")
     few = scenes[:METHOD_SCENES]
-    methods = {m: evaluate(nets.load(args.model, method=m, **({} if m == "cascade" else {"mirror": False})).detect, few)
-               for m in METHODS
-               if m != "cascade" or ours.first_stage is not None}
+    methods = evaluate({m: nets.load(args.model, method=m, **({} if m == "cascade" else {"mirror": False})).detect
+                        for m in METHODS if m != "cascade" or ours.first_stage is not None}, few)
     common = sum(sum(iou(b, methods["windows"][3][k][0]).max() > 0.9 for b in methods["fcn"][3][k][0])
                  if len(methods["windows"][3][k][0]) else 0 for k in range(len(few)))
     total = sum(len(out[0]) for out in methods["fcn"][3])
@@ -108,7 +115,8 @@ def main(argv=None):
     if ours.first_stage is not None:
         points = [dict(method="cascade", proposal_threshold=p, threshold=t, nms_iou=n)
                   for p in (0.2, 0.3) for t in (0.5, 0.7, 0.9) for n in (0.1, 0.3)] + points
-    tuned = [(point, evaluate(nets.load(args.model, **point).detect, tuning)[:3]) for point in points]
+    tuned = evaluate({k: nets.load(args.model, **point).detect for k, point in enumerate(points)}, tuning)
+    tuned = [(point, tuned[k][:3]) for k, point in enumerate(points)]
     drawn = picture(ours, lbp, os.path.join(peers.ANIME_SCENES, "detect_04.jpg"))
     body = "\n".join([
         "## Anime faces: nanonet against lbpcascade_animeface (`benchmarks/bench_anime.py`)", "",
@@ -116,6 +124,7 @@ def main(argv=None):
         f"{sum(len(t) for _, t in scenes)} held-out faces of 48 to 200 pixels; a face is found at IoU >= 0.5. "
         f"Our detector: method {ours.method}, minimum face {ours.min_size} px, threshold {ours.threshold}, "
         f"first stage {ours.proposal_threshold} with overlaps above {ours.proposal_iou} suppressed, "
+        f"{'its windows calibrated (45 patterns) before the classifier judges them, ' if ours.calibration else ''}"
         f"final overlaps above {ours.nms_iou} suppressed, {'each crop averaged with its mirror image, ' if ours.mirror else ''}"
         f"box voting at IoU {ours.vote_iou}, scale step {ours.scale_step}.", "",
         "| detector | recall | false positives / image | median ms / image | detections on the 8 real scenes |",
