@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -77,3 +81,11 @@ def test_im2col_fills_a_transposed_buffer_and_col2im_reads_one():
     np.testing.assert_allclose(conv.col2im(view, 6, 5, 1, 1, 1, 1), conv.col2im_reference(view, 6, 5, 1, 1, 1, 1))
     with pytest.raises(ValueError, match="out has shape"):
         conv.im2col(x, 3, 3, 1, 1, 0, 0, out=buffer.transpose(3, 0, 1, 2, 4, 5))
+
+
+def test_openmp_threads_sleep_when_idle_unless_the_user_says_otherwise():
+    show = [sys.executable, "-c", "import nanonet, os; print(os.environ['OMP_WAIT_POLICY'])"]
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    assert subprocess.run(show, env=env, capture_output=True, text=True).stdout.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    assert subprocess.run(show, env=env, capture_output=True, text=True).stdout.strip() == "ACTIVE"
