@@ -83,9 +83,12 @@ def test_im2col_fills_a_transposed_buffer_and_col2im_reads_one():
         conv.im2col(x, 3, 3, 1, 1, 0, 0, out=buffer.transpose(3, 0, 1, 2, 4, 5))
 
 
-def test_openmp_threads_sleep_when_idle_unless_the_user_says_otherwise():
-    show = [sys.executable, "-c", "import nanonet, os; print(os.environ['OMP_WAIT_POLICY'])"]
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    assert subprocess.run(show, env=env, capture_output=True, text=True).stdout.strip() == "PASSIVE"
-    env["OMP_WAIT_POLICY"] = "ACTIVE"
-    assert subprocess.run(show, env=env, capture_output=True, text=True).stdout.strip() == "ACTIVE"
+def test_openmp_threads_sleep_when_idle_beside_a_multi_threaded_blas_unless_the_user_says_otherwise():
+    show = [sys.executable, "-c", "import nanonet, os; print(os.environ.get('OMP_WAIT_POLICY'))"]
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS")}
+
+    def policy(**extra):
+        return subprocess.run(show, env=dict(env, **extra), capture_output=True, text=True).stdout.strip()
+    assert policy() == "PASSIVE"
+    assert policy(OMP_WAIT_POLICY="ACTIVE") == "ACTIVE"
+    assert policy(OPENBLAS_NUM_THREADS="1") == "None"
