@@ -15,10 +15,10 @@ DETECTORS = tuple(SHIPPED)
 
 
 def load(name="face", gpu=-1, **options):
-    """A detector: "face" (the CNN cascade of Li et al.), "anime" (FrgNet64-slim behind a 12x12 first stage,
-    followed by a calibration net), or the path of a model file that train.py wrote for a face / non-face net (used alone). `options` go
-    to CascadeDetector or SlidingWindowDetector (min_size, threshold, nms_iou, ...). Its .detect(image)
-    returns (boxes (K, 4) as x, y, w, h, scores (K,))."""
+    """A detector: "face" (the CNN cascade of Li et al.), "anime" (FrgNet64-slim behind a 12x12 first stage and
+    a calibration net), or the path of a model file that train.py wrote for a face / non-face net (used alone).
+    `options` go to CascadeDetector or SlidingWindowDetector (min_size, threshold, nms_iou, ...). Its
+    .detect(image) returns (boxes (K, 4) as x, y, w, h, scores (K,))."""
     from nets.detector import SlidingWindowDetector
     if name in SHIPPED:
         paths = [os.path.join(WEIGHTS, f) for f in SHIPPED[name]]
