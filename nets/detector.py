@@ -187,9 +187,19 @@ class SlidingWindowDetector:
         return voted(boxes, scores, keep, self.vote_iou), scores[keep]
 
 
-def calibrated(cal, boxes, crops):
-    """boxes (K, 4) corrected by the calibration net `cal` from their crops at its input side."""
-    return calibrate(boxes, cal.probabilities(crops)) if len(boxes) else boxes
+def calibrated(cal, boxes, crops, mirror=False):
+    """boxes (K, 4) corrected by the calibration net `cal` from their crops at its input side. With `mirror`,
+    each box is the mean of that correction and of the one read from the crop's mirror image, mirrored back:
+    two readings of the same face, as a face is near symmetric (the nets never trained on mirrored windows,
+    whose patterns differ)."""
+    if not len(boxes):
+        return boxes
+    corrected = calibrate(boxes, cal.probabilities(crops))
+    if not mirror:
+        return corrected
+    other = calibrate(boxes, cal.probabilities(crops[:, :, ::-1]))
+    other[:, 0] = 2 * boxes[:, 0] + boxes[:, 2] - other[:, 0] - other[:, 2]   # x' mirrored about the window
+    return (corrected + other) / 2
 
 
 def voted(boxes, scores, keep, min_iou):

@@ -13,9 +13,9 @@ from nanonet.data.normalize import Normalization
 from nanonet.kernels.nms import nms, nms_reference
 from nanonet.kernels.windows import extract_windows, extract_windows_reference
 from nanonet.model import batch_norm_folded, fully_convolutional
-from nanonet.data.detection import calibrate
-from nets.detector import (Classifier, Net, SlidingWindowDetector, as_rgb, joined, octaves, pyramid_windows,
-                           scan_pyramid)
+from nanonet.data.detection import CALIBRATION_PATTERNS, calibrate
+from nets.detector import (Classifier, Net, SlidingWindowDetector, as_rgb, calibrated, joined, octaves,
+                           pyramid_windows, scan_pyramid)
 from nets import cascade
 from nets.frg import anime12, anime_calibration, frgnet_slim
 
@@ -155,6 +155,34 @@ def test_a_calibration_net_moves_the_proposals_or_else_the_windows_kept():
                        kind="stable")
     np.testing.assert_allclose(boxes, judged[order])
     assert not np.allclose(judged, proposed[nms(proposed, proposed_scores, detector.proposal_iou)])
+
+
+class _PatternNet:
+    """A stand-in calibration net: pattern `right` for crops brighter on the right half, `left` otherwise."""
+
+    def __init__(self, left, right):
+        self.left, self.right = left, right
+
+    def probabilities(self, crops):
+        side = crops.shape[2]
+        right = crops[:, :, side // 2:].mean(axis=(1, 2, 3)) > crops[:, :, :side // 2].mean(axis=(1, 2, 3))
+        return np.eye(45)[np.where(right, self.right, self.left)]
+
+
+def test_mirrored_calibration_agrees_with_a_consistent_net_and_cancels_a_biased_one():
+    patterns = [tuple(p) for p in CALIBRATION_PATTERNS]
+    ahead, behind = patterns.index((1.0, -0.17, 0.17)), patterns.index((1.0, 0.17, 0.17))
+    crops = np.zeros((2, 12, 12, 3), np.uint8)
+    crops[:, :, 6:] = 200                                   # the face lies right of the window's centre
+    boxes = np.array([[10.0, 20, 30, 30], [0, 0, 12, 12]])
+    consistent = _PatternNet(left=behind, right=ahead)    # the mirror image, face on the left, reads `behind`
+    np.testing.assert_allclose(calibrated(consistent, boxes, crops, mirror=True), calibrated(consistent, boxes, crops))
+    scaled = patterns.index((1.1, 0.17, 0.17))
+    biased = _PatternNet(left=scaled, right=scaled)         # moves every window the same way
+    plain, mirrored = calibrated(biased, boxes, crops), calibrated(biased, boxes, crops, mirror=True)
+    np.testing.assert_allclose(mirrored[:, 1:], plain[:, 1:])
+    np.testing.assert_allclose(mirrored[:, 0] + mirrored[:, 2] / 2, boxes[:, 0] + boxes[:, 2] / 2)   # centred
+    assert calibrated(biased, np.zeros((0, 4)), crops[:0], mirror=True).shape == (0, 4)
 
 
 def test_images_of_any_channel_layout():
