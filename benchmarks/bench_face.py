@@ -13,8 +13,8 @@ the cascades run with scaleFactor 1.1 and minNeighbors 5, the peers at their def
 to benchmarks/figures/ beside --out.
 Each detector's discrete ROC sweeps its score (the last net's face probability; a cascade's level weight)
 over the detections it returns at its own settings (ours with its final threshold at 0); its operating point,
-the run at its defaults, is marked. Times are medians over
-validation images resized to 640x480, the detectors taking turns on each image, one thread each.
+the run at its defaults, is marked. Times are medians over validation images resized to 640x480, the
+detectors taking turns on each image, one thread each.
 """
 import os
 
@@ -43,7 +43,7 @@ MIN_SIZE = 24
 STAGE_THRESHOLDS = [dict(threshold12=a, threshold24=b) for a, b in ((0.1, 0.2), (0.2, 0.1), (0.2, 0.2), (0.2, 0.3))]
 FINAL_THRESHOLDS = (0.7, 0.8, 0.85, 0.9, 0.95)
 OURS = "nanonet face (CNN cascade)"
-MIRROR = ", the 48-net averaging each crop with its mirror image"
+MIRROR = ", the 48-net and the calibration nets reading each crop's mirror image too"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "examples", "astronaut.jpg")
 FALSE_POSITIVES = os.path.join(ROOT, "benchmarks", "out", "face_false_positives.png")

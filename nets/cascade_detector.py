@@ -21,7 +21,7 @@ With `mirror` (the default) the 48-net and the calibration nets also read each c
 images, about 2 points of recall at equal false positives), and each calibration the mean of the two
 corrections, the mirror image's mirrored back. Reading the mirror images in the calibrations too raised
 recall on the held-out images at the Haar cascade's false positives from 0.790 to 0.844 (better placed boxes
-hit more faces and merge more of their duplicates), for about a tenth more time.
+hit more faces and merge more of their duplicates), for at most a sixth more time.
 A window's score is its last net's face probability. `stages` stops the cascade early (1 or 2), which
 is how the later nets' hard negatives are mined.
 """
