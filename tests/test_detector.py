@@ -140,10 +140,9 @@ def test_a_calibration_net_moves_the_proposals_or_else_the_windows_kept():
     options = dict(threshold=0.0, nms_iou=1.0, proposal_threshold=0.0, vote_iou=1.0)
     # the grid's windows: only those kept are calibrated
     plain, scores = SlidingWindowDetector(classifier, method="windows", **options).detect(image)
-    calibrated, calibrated_scores = SlidingWindowDetector(classifier, None, cal, method="windows",
-                                                          **options).detect(image)
-    np.testing.assert_array_equal(calibrated_scores, scores)
-    np.testing.assert_allclose(calibrated, moved(plain))
+    kept, kept_scores = SlidingWindowDetector(classifier, None, cal, method="windows", **options).detect(image)
+    np.testing.assert_array_equal(kept_scores, scores)
+    np.testing.assert_allclose(kept, moved(plain))
     # the first stage's windows: calibrated before the classifier judges them
     detector = SlidingWindowDetector(classifier, first, cal, **options)
     proposed, proposed_scores = joined(scan_pyramid(first, image, detector.window_sizes(120, 160), 0.0)[0],
