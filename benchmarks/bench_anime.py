@@ -14,8 +14,9 @@ set).
 """
 import os
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # single-threaded, like the cascade
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+# single-threaded, like the cascade; numba's OpenMP pool too, which otherwise keeps a second thread busy
+for _variable in ("OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
 import argparse  # noqa: E402
 import glob  # noqa: E402

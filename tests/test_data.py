@@ -91,6 +91,9 @@ def test_normalization_mean_image_and_channels():
     assert out.dtype == np.float32 and out.shape == (20, 3, 4, 5) and abs(out.mean()) < 1e-5
     channel = Normalization.fit(iter(images), "channel")
     np.testing.assert_allclose(channel.std.ravel(), x.std(axis=(0, 2, 3)), rtol=1e-5)
+    for kind in (norm, channel, Normalization(100, 50)):     # the numba kernel against array operations
+        for batch in (images, images[:, :, ::-1]):
+            np.testing.assert_array_equal(kind(batch), kind.reference(batch))
 
 
 def _face(w=40, h=30):

@@ -14,7 +14,7 @@ CONV_GEOMETRIES = [  # h, w, kh, kw, sy, sx, ph, pw
 ]
 POOL_GEOMETRIES = [  # size, k, s, p, cover_all
     (64, 5, 2, 0, True), (31, 5, 2, 0, True), (14, 3, 2, 0, True), (9, 3, 2, 1, True), (9, 2, 2, 1, False),
-    (10, 2, 2, 1, True), (7, 3, 3, 0, True), (7, 7, 7, 0, True), (6, 2, 1, 0, False),
+    (10, 2, 2, 1, True), (7, 3, 3, 0, True), (7, 7, 7, 0, True), (6, 2, 1, 0, False), (11, 4, 3, 1, True),
 ]
 
 

@@ -1,5 +1,6 @@
 """Input normalisation: x = (image - mean) / std, fitted on the training set and saved in the model file."""
 import numpy as np
+from numba import njit, prange
 
 from nanonet.backend import get_array_module
 
@@ -39,6 +40,14 @@ class Normalization:
     def __call__(self, images):
         """uint8 (N, H, W, C) -> float32 (N, C, H, W), on the device the images are on."""
         xp = get_array_module(images)
+        if xp is np:
+            chw = images.shape[3:] + images.shape[1:3]
+            return _normalize_cpu(images, np.broadcast_to(self.mean, chw), np.broadcast_to(self.std, chw))
+        return self.reference(images)
+
+    def reference(self, images):
+        """The same as array operations: NumPy's take 4 times as long (a strided cast, then two passes)."""
+        xp = get_array_module(images)
         x = images.transpose(0, 3, 1, 2).astype(np.float32)
         x -= xp.asarray(self.mean)       # in place: no temporaries as large as the batch
         x /= xp.asarray(self.std)
@@ -50,3 +59,16 @@ class Normalization:
     @classmethod
     def from_arrays(cls, arrays):
         return cls(arrays["mean"], arrays["std"])
+
+
+@njit(parallel=True, cache=True)
+def _normalize_cpu(images, mean, std):
+    """uint8 (N, H, W, C), float32 mean and std (C, H, W) -> float32 (N, C, H, W), in one pass."""
+    n, h, w, c = images.shape
+    x = np.empty((n, c, h, w), dtype=np.float32)
+    for nc in prange(n * c):
+        b, ch = nc // c, nc % c
+        for i in range(h):
+            for j in range(w):
+                x[b, ch, i, j] = (np.float32(images[b, i, j, ch]) - mean[ch, i, j]) / std[ch, i, j]
+    return x
