@@ -14,7 +14,7 @@ to benchmarks/figures/ beside --out.
 Each detector's discrete ROC sweeps its score (the last net's face probability; a cascade's level weight)
 over the detections it returns at its own settings (ours with its final threshold at 0); its operating point,
 the run at its defaults, is marked. Times are medians over validation images resized to 640x480, the
-detectors taking turns on each image, one thread each.
+detectors taking turns on each image, one thread each, in 3 rounds (the median of the round medians).
 """
 import os
 
@@ -60,14 +60,19 @@ def tally(detector, images):
     return result, statistics.median(times)
 
 
-def timings(detectors, images, count):
-    """Median, min and max ms per 640x480 image of each detector, taking turns image by image."""
-    times = {name: [] for name in detectors}
-    for a in images[:count]:
-        image = cv2.resize(read_image(a.path), (640, 480), interpolation=cv2.INTER_AREA)
-        for name, detector in detectors.items():
-            times[name].append(detector.run(image)[2])
-    return {name: (statistics.median(t), min(t), max(t)) for name, t in times.items()}
+def timings(detectors, images, count, rounds=3):
+    """ms per 640x480 image of each detector: the median over `rounds` rounds of each round's median, with
+    the min and max of the round medians. In a round the detectors take turns image by image."""
+    pictures = [cv2.resize(read_image(a.path), (640, 480), interpolation=cv2.INTER_AREA) for a in images[:count]]
+    medians = {name: [] for name in detectors}
+    for _ in range(rounds):
+        times = {name: [] for name in detectors}
+        for image in pictures:
+            for name, detector in detectors.items():
+                times[name].append(detector.run(image)[2])
+        for name, t in times.items():
+            medians[name].append(statistics.median(t))
+    return {name: (statistics.median(m), min(m), max(m)) for name, m in medians.items()}
 
 
 def tiled(panels, columns):
@@ -166,9 +171,9 @@ def main(argv=None):
         f"so every detector's false positives include a few real faces). Minimum face {MIN_SIZE} px; "
         f"our thresholds {', '.join(f'{t:g}' for t in ours.thresholds)} (12-, 24-, 48-net), NMS "
         f"{', '.join(f'{t:g}' for t in ours.nms_ious)}, scale step {ours.scale_step}, windows every "
-        f"{ours.stride} px at 12x12{MIRROR if ours.mirror else ''}. Times: median (min-max) over "
-        f"{min(args.timing, len(images))} images "
-        "resized to 640x480.", "",
+        f"{ours.stride} px at 12x12{MIRROR if ours.mirror else ''}. Times: the median over 3 rounds of each "
+        f"round's median over {min(args.timing, len(images))} images resized to 640x480 (min-max of the round "
+        "medians); in a round the detectors take turns on each image.", "",
         "| detector | recall | false positives / image | ms / 640x480 image | speed vs Haar |",
         "|---|---|---|---|---|", *rows, "",
         "![ROC](benchmarks/figures/face_roc.png)", "",
