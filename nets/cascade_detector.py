@@ -37,7 +37,7 @@ class CascadeDetector:
     """Defaults tuned on the held-out WebFaces images (benchmarks/bench_face.py): threshold 0.8 gives no more
     false positives than OpenCV's Haar cascade (0.124 an image, most of them faces that the annotations miss)
     with 3.4 points more recall; threshold24 0.3 rather than 0.2 costs 1.7 points of recall there and saves
-    an eighth of the time (fewer windows reach the 48-net)."""
+    7% of the time (fewer windows reach the 48-net)."""
 
     def __init__(self, net12, cal12, net24=None, cal24=None, net48=None, cal48=None, min_size=24,
                  scale_step=1.25, stride=4, threshold12=0.2, nms12=0.5, threshold24=0.3, nms24=0.5,
