@@ -116,7 +116,7 @@ def _rows_max(plane, rows, top, k):
     """rows[:] = the max over plane's rows top .. top + k - 1 that lie inside it, column by column."""
     h, w = plane.shape
     y0, y1 = max(top, 0), min(top + k, h)
-    if y0 == top and y1 == top + k:     # all k rows inside: a loop of constant length when k is one
+    if y0 == top and y1 == top + k:     # all k rows inside: unrolled when k is a compile-time constant
         for ix in range(w):
             best = plane[top, ix]
             for j in range(1, k):
@@ -156,7 +156,7 @@ def _columns_max(rows, out, left0, step, k):
 def _max_pool_infer_cpu(x, kh, kw, sy, sx, ph, pw, oh, ow):
     """Max pooling without argmax, separably: the max over a window's rows, whole rows at a time, then over
     its columns. The nets' square windows (2, 3, 5) pass their side as a constant, so that the compiler
-    unrolls the taps: twice as fast as a loop of run-time length."""
+    unrolls the taps: 1.3 to 2 times as fast as a loop of run-time length."""
     n, c, h, w = x.shape
     y = np.empty((n, c, oh, ow), dtype=x.dtype)
     for nc in prange(n * c):
