@@ -27,6 +27,7 @@ from nets.scenes import compose_scenes
 
 FAST_BATCHES = 2
 FAST_IMAGES = 8  # annotated images a --fast run cuts its detection samples from
+PHOTO_HOLDOUT = 0.1  # --negative-photos keeps clear of the images the face cascade holds out by default
 SCENE_CHUNK = 250  # scenes composed at a time: 250 of 512x512 hold 0.2 GB
 
 
@@ -130,27 +131,43 @@ def cascade_negatives(model_paths, images, size, seed, per_image, threshold=None
     return crops
 
 
-def scene_negatives(train_set, models, size, seed, scenes, misframed=0):
+def scene_negatives(train_set, models, size, seed, scenes, misframed=0, photos=(), per_photo=20):
     """Crops that the detector of any of `models` (model files, or a shipped detector's name) wrongly accepts
     in scenes composed from train_set's own crops (so the validation images stay unseen), and `misframed`
-    windows about each face of those scenes that cut it badly (IoU 0.1-0.4)."""
+    windows about each face of those scenes that cut it badly (IoU 0.1-0.4). `photos` (Annotated) are mined
+    too, at most per_photo windows each, away from every annotated face: hands, clothing and bodies, which
+    a crop data set of faces and plain backgrounds lacks."""
     composed = compose_scenes(train_set, scenes, np.random.default_rng([seed, 1]),
                               face_class=train_set.classes.index("face"))
+    rng = np.random.default_rng([seed, 2])
     crops = []
     for model in models:
         detector = nets.load(model, threshold=0.5, nms_iou=0.5)
-        bar = Progress(scenes, "mining hard negatives", unit="scene")
+        for name, source, count, cap in (("composed scenes", composed, scenes, None),
+                                         ("photographs", ((read_image(a.path), a.boxes) for a in photos),
+                                          len(photos), per_photo)):
+            if not count:
+                continue
+            bar = Progress(count, "mining hard negatives", unit="image")
 
-        def propose(image):
-            bar.update(1)
-            return detector.detect(image)[0]
-        crops.append(detection.hard_negatives(composed, propose, size))
-        bar.close()
-        print(f"mined {len(crops[-1])} hard negatives with {model} in {scenes} composed scenes")
+            def propose(image):
+                bar.update(1)
+                windows = detector.detect(image)[0]
+                return windows if cap is None else windows[np.sort(rng.permutation(len(windows))[:cap])]
+            crops.append(detection.hard_negatives(source, propose, size))
+            bar.close()
+            print(f"mined {len(crops[-1])} hard negatives with {model} in {count} {name}")
     if misframed:
         crops.append(detection.misframed_negatives(composed, np.random.default_rng([seed, 3]), misframed, size))
         print(f"cut {len(crops[-1])} misframed windows about the faces of {scenes} composed scenes")
     return np.concatenate(crops)
+
+
+def negative_photos(folder, count):
+    """The first `count` training images (Annotated) of a WebFaces folder, or none without a folder."""
+    if not folder:
+        return []
+    return detection.split_images(read_webfaces(folder), PHOTO_HOLDOUT)[0][:count]
 
 
 def _cache(path, crops):
@@ -199,6 +216,11 @@ def parse_args(argv):
                         "for the cascade's 24- and 48-nets, the earlier stages' model files (net12,cal12[,net24,"
                         "cal24]), which are run over the training images")
     p.add_argument("--mine-scenes", type=int, default=400, help="composed scenes to mine (default 400)")
+    p.add_argument("--negative-photos", metavar="DIR",
+                   help="scene mining: also mine the training images of an annotated face data set (WebFaces: "
+                        "annotations.csv and images/; the cascade's split, a tenth held out by file name) away "
+                        "from every annotated face, at most --mine-per-image windows each")
+    p.add_argument("--mine-photos", type=int, default=1000, help="--negative-photos images to mine (default 1000)")
     p.add_argument("--misframed", type=int, default=0, metavar="K",
                    help="scene mining: also K windows about each face that cut it badly (IoU 0.1-0.4), as "
                         "non-faces (default 0)")
@@ -206,7 +228,7 @@ def parse_args(argv):
                    help="move and rescale faces by up to F of their side: the boxes cut from an annotated data set "
                         "(default: the net's own), or every training crop of a crop data set (default 0)")
     p.add_argument("--mine-per-image", type=int, default=20,
-                   help="cascade mining: hard negatives kept from each training image (default 20)")
+                   help="cascade and photo mining: hard negatives kept from each image (default 20)")
     p.add_argument("--mine-threshold", type=float, metavar="P",
                    help="cascade mining: the last mined stage's threshold (default: the detector's)")
     p.add_argument("--drop-faces", metavar="MODEL:P",
@@ -278,6 +300,9 @@ def main(argv=None):
             train_set, val_set = classification_sets(data_path, args.val)
         if args.drop_faces and not args.hard_negatives:
             raise DataError("--drop-faces filters the hard negatives: give --hard-negatives too")
+        if args.negative_photos and (spec.samples or not args.hard_negatives):
+            raise DataError("--negative-photos adds to the mining of composed scenes: give --hard-negatives, "
+                            "for a net trained on crops")
         if args.misframed and (spec.samples or not args.hard_negatives):
             raise DataError("--misframed cuts windows in the scenes composed for mining: give --hard-negatives, "
                             "for a net trained on crops")
@@ -290,8 +315,10 @@ def main(argv=None):
                 mine = functools.partial(cascade_negatives, args.hard_negatives.split(","), train_images,
                                          spec.input_size, args.seed, args.mine_per_image, args.mine_threshold)
             else:
+                photos = negative_photos(args.negative_photos, FAST_IMAGES if args.fast else args.mine_photos)
                 mine = functools.partial(scene_negatives, train_set, args.hard_negatives.split(","), spec.input_size,
-                                         args.seed, 2 if args.fast else args.mine_scenes, args.misframed)
+                                         args.seed, 2 if args.fast else args.mine_scenes, args.misframed, photos,
+                                         args.mine_per_image)
             train_set = with_negatives(train_set, mine, cache, args.drop_faces)
         if list(val_set.classes) != list(train_set.classes):
             raise DataError(f"validation classes {val_set.classes} differ from training classes {train_set.classes}")

@@ -17,7 +17,7 @@ from nanonet.optim import ExponentialDecay, MomentumSGD
 from nanonet.training import Trainer
 import nets
 from nets import registry
-from tests.data_files import class_folders, zip_of
+from tests.data_files import class_folders, write_image, zip_of
 from tests.test_annotations import webfaces_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,6 +166,25 @@ def test_hard_negatives_join_the_training_set(tmp_path):
     assert cut > 0 and training(misframed) == training(mining) + cut
     alone = _train_py(*args, "--misframed", "2")
     assert alone.returncode == 2 and "--misframed" in alone.stderr
+
+
+def test_photographs_are_mined_beside_the_composed_scenes(tmp_path):
+    from tests.test_detector import NORM, _slim
+    model = tmp_path / "first.npz"
+    serialize.save(model, _slim(), "frg64s", {"classes": ["face", "nonface"], "input_size": 64}, NORM.arrays())
+    data = class_folders(tmp_path / "set", per_class=8, size=64)
+    photos = webfaces_folder(tmp_path / "wf")
+    for name in ("a.jpg", "b.jpg"):     # as bright as the faces, which the model accepts
+        write_image(photos / "images" / name, 200, size=200)
+    args = ["--net", "frg64s", "--data", str(data), "--val", "0.3", "--fast", "--hard-negatives", str(model)]
+    scenes, both = _train_py(*args), _train_py(*args, "--negative-photos", str(photos), "--mine-per-image", "3")
+    assert both.returncode == 0, both.stderr
+    line = next(line for line in both.stdout.splitlines() if line.endswith("photographs"))
+    mined = int(line.split()[1])
+    training = lambda result: int(result.stdout.split(" training")[0].split()[-1])  # noqa: E731
+    assert 0 < mined <= 3 * 2 and training(both) == training(scenes) + mined
+    alone = _train_py("--net", "frg64s", "--data", str(data), "--fast", "--negative-photos", str(photos))
+    assert alone.returncode == 2 and "--negative-photos" in alone.stderr
 
 
 def test_calibration_samples_from_scenes_composed_of_each_split_apart(tmp_path):
