@@ -27,7 +27,7 @@ SCRIPTS = [
     ("bench_layers.py", [], ["--quick"]),
     ("bench_layers.py", ["--gpu", "0"], ["--quick", "--gpu", "0"]),     # only where CuPy sees a GPU
     ("bench_data.py", [], ["--batches", "2", "--rounds", "1"]),
-    ("bench_anime.py", [], ["--scenes", "2"]),
+    ("bench_anime.py", [], ["--scenes", "2", "--photos", "2"]),
     ("bench_face.py", [], ["--images", "4", "--timing", "2"]),
     ("bench_throughput.py", [], ["--images", "1", "--rounds", "1", "--sizes", "640x480"]),
     ("bench_batch.py", [], ["--images", "4", "--repeats", "1"]),
