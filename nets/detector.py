@@ -18,8 +18,10 @@ With `mirror`, a cut-out window's score is the mean of the classifier's for the 
 image (the "fcn" path has no crops, and ignores it). Windows scoring at least `threshold` are kept (and
 calibrated, by the methods that judged them uncalibrated); a window
 may be asked to have `min_neighbors` others overlapping it (IoU above `group_iou`, as OpenCV's cascades group
-theirs); then overlaps above `nms_iou` are suppressed, best first, and each box kept becomes the
-score-weighted mean of the boxes overlapping it by `vote_iou` or more (box voting; 1 keeps it as it is).
+theirs); then overlaps above `nms_iou` are suppressed, best first, and each box kept may become the
+score-weighted mean of the boxes overlapping it by `vote_iou` or more (box voting; the default, 1, keeps it
+as it is: with the classifier's scores near 1 on every window about a face, voting framed the faces of the
+tuning scenes no better and added false positives).
 """
 import functools
 
@@ -128,11 +130,12 @@ class Classifier(Net):
 
 
 class SlidingWindowDetector:
-    """Defaults tuned on composed scenes of held-out crops (benchmarks/bench_anime.py)."""
+    """Defaults tuned on 400 scenes composed from held-out crops (seeds 3 to 6; nets/weights/README.md), none
+    of them benchmarks/bench_anime.py's."""
 
-    def __init__(self, classifier, first_stage=None, calibration=None, min_size=48, threshold=0.9, nms_iou=0.1,
+    def __init__(self, classifier, first_stage=None, calibration=None, min_size=48, threshold=0.95, nms_iou=0.1,
                  scale_step=1.25, method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.3,
-                 proposal_iou=0.7, mirror=True, vote_iou=0.3):
+                 proposal_iou=0.7, mirror=True, vote_iou=1.0):
         method = method or ("cascade" if first_stage else "fcn")
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
