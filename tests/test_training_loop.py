@@ -244,5 +244,5 @@ def test_jitter_moves_and_rescales_every_crop_of_a_crop_data_set():
     import train
     augment = registry.get("frg64s").augment
     jittered = train.jittering(augment, 0.1)
-    assert (jittered.shift, jittered.scale, jittered.flip) == (0.1, 0.1, True)
+    assert (jittered.shift, jittered.scale, jittered.rot90, jittered.flip) == (0.1, 0.1, False, True)
     assert (augment.shift, augment.scale) == (0, 0)      # the registry's own is left alone
