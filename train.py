@@ -52,11 +52,17 @@ def detection_sets(spec, path, val, seed, fast):
         make = lambda ims, rng: detection.face_samples(ims, rng, spec.per_face, spec.jitter)  # noqa: E731
     else:
         classes = detection.CALIBRATION_CLASSES
-        make = lambda ims, rng: detection.calibration_samples(ims, rng, spec.per_face)  # noqa: E731
+        make = lambda ims, rng: calibration_samples(spec, ims, rng)  # noqa: E731
     rng = np.random.default_rng(seed)
     train, val = (detection.materialize(ims, make(ims, rng), spec.input_size, classes)
                   for ims in (train_images, val_images))
     return train, val, train_images
+
+
+def calibration_samples(spec, images, rng):
+    """spec.per_face of the 45 patterns about each face, and spec.displaced windows beyond them."""
+    return (detection.calibration_samples(images, rng, spec.per_face) +
+            detection.displaced_calibration_samples(images, rng, spec.displaced))
 
 
 def scene_sets(spec, path, val, seed, fast):
@@ -71,7 +77,7 @@ def scene_sets(spec, path, val, seed, fast):
         parts = []
         for start in range(0, count, SCENE_CHUNK):
             scenes = compose_scenes(crops, min(SCENE_CHUNK, count - start), rng, face_class=crops.classes.index("face"))
-            samples = detection.calibration_samples(scenes, rng, spec.per_face)
+            samples = calibration_samples(spec, scenes, rng)
             parts.append(detection.materialize(scenes, samples, spec.input_size, detection.CALIBRATION_CLASSES,
                                                load=lambda scene: scene.image))
         sets.append(ArrayDataset(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]),
@@ -349,7 +355,8 @@ def main(argv=None):
                                     settings["weight_decay"]).setup(model)
         meta = {"command": "python train.py " + shlex.join(argv), "data": os.path.abspath(data_path),
                 "val": args.val, "train_images": len(train_set), "val_images": len(val_set), "seed": args.seed,
-                "settings": settings, "samples": {"per_face": spec.per_face, "jitter": spec.jitter},
+                "settings": settings,
+                "samples": {"per_face": spec.per_face, "displaced": spec.displaced, "jitter": spec.jitter},
                 "nanonet": nanonet.__version__, "numpy": np.__version__,
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
         save = {"arch": args.net, "config": {"classes": classes, "input_size": size},

@@ -12,10 +12,13 @@ Three ways to score them:
   `proposal_threshold`, overlaps above `proposal_iou` suppressed) are cut out and judged by the 64x64
   classifier, in one batch. With a `calibration` net (Li et al.'s 45 patterns), each such window is first
   moved and rescaled onto the face it cuts, so that the classifier judges it framed as in training (on
-  composed scenes, a calibrated window judged finds more faces than one calibrated after judging, and
-  calibrating it again changes nothing).
+  composed scenes, a calibrated window judged finds more faces than one calibrated after judging). The
+  patterns correct a window's side by at most a fifth; the first stage also proposes windows of 0.6x or 1.5x
+  a face, which a net trained on such windows too (nets/registry.py) moves as far as a pattern goes, rather
+  than leaving them where they are.
 With `mirror`, a cut-out window's score is the mean of the classifier's for the crop and for its mirror
-image (the "fcn" path has no crops, and ignores it). Windows scoring at least `threshold` are kept (and
+image (the "fcn" path has no crops, and ignores it), and each calibration the mean of the corrections read
+from the two, the mirror image's mirrored back. Windows scoring at least `threshold` are kept (and
 calibrated, by the methods that judged them uncalibrated); a window
 may be asked to have `min_neighbors` others overlapping it (IoU above `group_iou`, as OpenCV's cascades group
 theirs); then overlaps above `nms_iou` are suppressed, best first, and each box kept may become the
@@ -158,7 +161,8 @@ class SlidingWindowDetector:
         """boxes corrected by the calibration net, if there is one, from their crops cut from `levels`."""
         if self.calibration is None:
             return boxes
-        return calibrated(self.calibration, boxes, pyramid_windows(levels, boxes, self.calibration.window))
+        return calibrated(self.calibration, boxes, pyramid_windows(levels, boxes, self.calibration.window),
+                          self.mirror)
 
     def detect(self, image):
         """Faces in `image` (an array, or a path to read): float (K, 4) boxes as x, y, w, h, and (K,) scores."""

@@ -31,6 +31,7 @@ class NetSpec:
     epochs: int = 10
     samples: str = None            # "faces" or "calibration": crops cut about the faces of annotated images
     per_face: int = 2              # samples cut from each annotated face: jittered boxes, or calibration patterns
+    displaced: int = 0             # calibration windows about each face beyond the patterns' reach
     jitter: float = 0.05           # face boxes move and rescale by up to this fraction of their side
     scenes: int = 0                # > 0: samples come from this many scenes composed from a crop data set
 
@@ -52,8 +53,8 @@ NETS = {spec.name: spec for spec in [
     NetSpec("animecal", lambda rng, classes: anime_calibration(rng, classes), 24,
             os.path.join(SHARED_DATA, "anime-faces-64.zip"), "the anime detector's calibration net: 45 corrections",
             # no augmentation: a mirrored or rotated window needs another pattern
-            normalization="channel", samples="calibration", per_face=15, scenes=3000, lr=0.01, lr_decay=0.9,
-            batch=128, epochs=8),
+            normalization="channel", samples="calibration", per_face=15, displaced=15, scenes=3000, lr=0.01,
+            lr_decay=0.9, batch=128, epochs=8),
     NetSpec("frg128", lambda rng, classes: frgnet(rng, 128, classes), 128,
             os.path.join(SHARED_DATA, "anime-faces-64.zip"), "FrgNet128: anime face / non-face, 128x128",
             augment=Augment(rot90=True)),

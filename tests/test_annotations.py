@@ -1,3 +1,5 @@
+import types
+
 import numpy as np
 import pytest
 
@@ -114,7 +116,24 @@ def test_a_mirrored_calibration_window_needs_another_pattern():
     assert not any(spec.augment.flip for spec in NETS.values() if spec.samples == "calibration")
 
 
-def test_crops_repeat_edges_outside_the_image():
+def test_displaced_calibration_windows_learn_the_pattern_that_corrects_them_best():
+    box = np.array([100.0, 80.0, 40.0, 40.0])
+    samples = detection.displaced_calibration_samples([types.SimpleNamespace(boxes=box[None])],
+                                                      np.random.default_rng(0), 300)
+    windows, labels = np.array([w for _, w, _ in samples]), np.array([n for _, _, n in samples])
+    assert len(samples) == 300 and {i for i, _, _ in samples} == {0}
+    sides = windows[:, 2] / box[2]
+    assert sides.min() < 0.7 and sides.max() > 1.4        # beyond the patterns' 0.83 to 1.21
+
+    def best(windows):
+        return [int(np.argmax(detection.iou(box, detection.calibrate(np.repeat(w[None], 45, 0), np.eye(45)))))
+                for w in windows]
+    assert list(labels) == best(windows)
+    # corrected by its label, then by the best pattern again, every window frames the face
+    once = detection.calibrate(windows, np.eye(45)[labels])
+    twice = detection.calibrate(once, np.eye(45)[best(once)])
+    assert detection.iou(box, windows).min() < 0.4 and detection.iou(box, twice).min() > 0.7
+
     image = np.zeros((10, 10, 3), np.uint8)
     image[:, :3] = 200
     c = detection.crop(image, (-5, 0, 10, 10), 10)  # columns -5..-1 repeat column 0

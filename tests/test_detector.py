@@ -13,7 +13,7 @@ from nanonet.data.normalize import Normalization
 from nanonet.kernels.nms import nms, nms_reference
 from nanonet.kernels.windows import extract_windows, extract_windows_reference
 from nanonet.model import batch_norm_folded, fully_convolutional
-from nanonet.data.detection import CALIBRATION_PATTERNS, calibrate
+from nanonet.data.detection import CALIBRATION_PATTERNS
 from nets.detector import (Classifier, Net, SlidingWindowDetector, as_rgb, calibrated, joined, octaves,
                            pyramid_windows, scan_pyramid)
 from nets import cascade
@@ -135,8 +135,8 @@ def test_a_calibration_net_moves_the_proposals_or_else_the_windows_kept():
     cal = Net(_slim(build=anime_calibration), NORM, 24, 45)
     levels = octaves(image, 64)
 
-    def moved(boxes):
-        return calibrate(boxes, cal.probabilities(pyramid_windows(levels, boxes, 24)))
+    def moved(boxes):     # as the detector's default, mirror=True: each correction read from both crops
+        return calibrated(cal, boxes, pyramid_windows(levels, boxes, 24), mirror=True)
     options = dict(threshold=0.0, nms_iou=1.0, proposal_threshold=0.0, vote_iou=1.0)
     # the grid's windows: only those kept are calibrated
     plain, scores = SlidingWindowDetector(classifier, method="windows", **options).detect(image)

@@ -190,10 +190,10 @@ def test_photographs_are_mined_beside_the_composed_scenes(tmp_path):
 def test_calibration_samples_from_scenes_composed_of_each_split_apart(tmp_path):
     import dataclasses
     from train import scene_sets
-    spec = dataclasses.replace(registry.NETS["animecal"], scenes=20, per_face=3)
+    spec = dataclasses.replace(registry.NETS["animecal"], scenes=20, per_face=3, displaced=2)
     data = class_folders(tmp_path / "set", per_class=10, size=64)
     train, val, images = scene_sets(spec, str(data), "0.3", 0, fast=False)
-    assert images is None and len(train) >= 20 * 3 and len(val) >= 2 * 3 and len(train) % 3 == len(val) % 3 == 0
+    assert images is None and len(train) >= 20 * 5 and len(val) >= 2 * 5 and len(train) % 5 == len(val) % 5 == 0
     assert train.images.shape[1:] == (24, 24, 3) and train.labels.max() < 45
     np.testing.assert_array_equal(scene_sets(spec, str(data), "0.3", 0, fast=False)[0].images, train.images)
     others = class_folders(tmp_path / "other", per_class=4, size=64, classes=("cat", "dog"))

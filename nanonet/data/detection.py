@@ -4,6 +4,7 @@
 - negatives: random squares whose IoU with every annotated face is below 0.3;
 - calibration: for Li et al.'s calibration nets, the face box displaced by each of 45 patterns
   (scale s, offsets x, y); pattern n is learnt from the window that correcting by n maps back to the face;
+  displaced windows, beyond the patterns' reach, learn the pattern that corrects them best;
 - hard negatives: the windows an earlier stage accepts that overlap no face;
 - misframed negatives: windows that cut a face badly (moved, too large or too small), so that a detector
   scores a face highest where it is framed as in training.
@@ -113,6 +114,25 @@ def calibration_samples(images, rng=None, per_face=len(CALIBRATION_PATTERNS)):
     return [(i, calibration_window(box, CALIBRATION_PATTERNS[n]), n) for i, a in enumerate(images)
             for box in a.boxes
             for n in (every if per_face == len(every) else np.sort(rng.choice(every, per_face, replace=False)))]
+
+
+def displaced_calibration_samples(images, rng, per_face, max_scale=1.6, max_shift=0.25):
+    """(image index, window, pattern) triples: every face under `per_face` windows rescaled about its centre
+    by a factor drawn log-uniformly from 1 / max_scale to max_scale and moved by up to max_shift of its side,
+    each labelled with the pattern whose correction frames the face best. Beyond the patterns' reach that
+    correction still moves the window towards the face: a calibration net that learns these moves a window
+    of 0.6x or 1.5x the face as far as a pattern goes, rather than leaving it where it is."""
+    samples = []
+    for i, a in enumerate(images):
+        for box in a.boxes:
+            for _ in range(per_face):
+                s = np.exp(rng.uniform(-np.log(max_scale), np.log(max_scale)))
+                dx, dy = (1 - s) / 2 + rng.uniform(-max_shift, max_shift, 2)
+                window = calibration_window(box, (s, dx, dy))
+                corrected = calibrate(np.repeat(window[None], len(CALIBRATION_PATTERNS), 0),
+                                      np.eye(len(CALIBRATION_PATTERNS)))
+                samples.append((i, window, int(np.argmax(iou(box, corrected)))))
+    return samples
 
 
 def hard_negatives(scenes, propose, size, max_iou=0.3):
