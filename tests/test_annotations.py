@@ -134,6 +134,8 @@ def test_displaced_calibration_windows_learn_the_pattern_that_corrects_them_best
     twice = detection.calibrate(once, np.eye(45)[best(once)])
     assert detection.iou(box, windows).min() < 0.4 and detection.iou(box, twice).min() > 0.7
 
+
+def test_crops_repeat_edges_outside_the_image():
     image = np.zeros((10, 10, 3), np.uint8)
     image[:, :3] = 200
     c = detection.crop(image, (-5, 0, 10, 10), 10)  # columns -5..-1 repeat column 0
