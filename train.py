@@ -85,20 +85,34 @@ def scene_sets(spec, path, val, seed, fast):
     return (*sets, None)
 
 
-def with_negatives(train_set, mine, cache=None, drop_faces=None):
-    """train_set plus the non-face crops that mine() returns; `cache` keeps them for --resume.
+def with_negatives(train_set, size, mine=None, cache=None, drop_faces=None, earlier=()):
+    """train_set plus the non-face crops (N, size, size, 3) of `earlier` (the hard_negatives.npz files of
+    other runs) and those that mine() returns; `cache` keeps the mined ones for --resume.
     drop_faces: "MODEL:P" leaves out the crops that the face / non-face model file MODEL scores P or more."""
-    if cache and os.path.exists(cache):
-        with np.load(cache, allow_pickle=False) as f:
-            crops = f["crops"]
-        print(f"{len(crops)} hard negatives from {cache}")
-    else:
-        crops = mine()
-        _cache(cache, crops)
+    crops = [read_negatives(path, size) for path in earlier]
+    if mine and cache and os.path.exists(cache):
+        crops.append(read_negatives(cache, size))
+    elif mine:
+        crops.append(mine())
+        _cache(cache, crops[-1])
+    crops = np.concatenate(crops)
     if drop_faces:
         crops = without_faces(crops, drop_faces)
     labels = np.full(len(crops), 1 - train_set.classes.index("face"), dtype=np.int64)
     return ConcatDataset([train_set, ArrayDataset(crops, labels, train_set.classes)])
+
+
+def read_negatives(path, size):
+    """uint8 crops (N, size, size, 3) from a hard_negatives.npz that train.py wrote."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            crops = f["crops"]
+    except (OSError, ValueError, KeyError) as e:
+        raise DataError(f"{path}: not a hard_negatives.npz of train.py ({e})")
+    if crops.dtype != np.uint8 or crops.ndim != 4 or crops.shape[1:] != (size, size, 3):
+        raise DataError(f"{path}: expected uint8 crops (N, {size}, {size}, 3), got {crops.dtype} {crops.shape}")
+    print(f"{len(crops)} hard negatives from {path}")
+    return crops
 
 
 def without_faces(crops, spec):
@@ -221,6 +235,9 @@ def parse_args(argv):
                         "wrongly accept in composed scenes; "
                         "for the cascade's 24- and 48-nets, the earlier stages' model files (net12,cal12[,net24,"
                         "cal24]), which are run over the training images")
+    p.add_argument("--negatives", metavar="FILE[,FILE...]",
+                   help="add as non-faces the hard negatives that other runs mined (their hard_negatives.npz), "
+                        "before this run's own")
     p.add_argument("--mine-scenes", type=int, default=400, help="composed scenes to mine (default 400)")
     p.add_argument("--negative-photos", metavar="DIR",
                    help="scene mining: also mine the training images of an annotated face data set (WebFaces: "
@@ -304,20 +321,23 @@ def main(argv=None):
             train_set, val_set, train_images = make_sets(spec, data_path, args.val, args.seed, args.fast)
         else:
             train_set, val_set = classification_sets(data_path, args.val)
-        if args.drop_faces and not args.hard_negatives:
-            raise DataError("--drop-faces filters the hard negatives: give --hard-negatives too")
+        if args.drop_faces and not (args.hard_negatives or args.negatives):
+            raise DataError("--drop-faces filters the hard negatives: give --hard-negatives or --negatives too")
         if args.negative_photos and (spec.samples or not args.hard_negatives):
             raise DataError("--negative-photos adds to the mining of composed scenes: give --hard-negatives, "
                             "for a net trained on crops")
         if args.misframed and (spec.samples or not args.hard_negatives):
             raise DataError("--misframed cuts windows in the scenes composed for mining: give --hard-negatives, "
                             "for a net trained on crops")
-        if args.hard_negatives:
+        if args.hard_negatives or args.negatives:
+            option = "--hard-negatives" if args.hard_negatives else "--negatives"
             if spec.samples == "calibration":
-                raise DataError(f"--hard-negatives: {args.net} is a calibration net; it learns from faces alone")
+                raise DataError(f"{option}: {args.net} is a calibration net; it learns from faces alone")
             if "face" not in train_set.classes or len(train_set.classes) != 2:
-                raise DataError(f"--hard-negatives needs face / non-face data, not classes {train_set.classes}")
-            if spec.samples:
+                raise DataError(f"{option} needs face / non-face data, not classes {train_set.classes}")
+            if not args.hard_negatives:
+                mine = None
+            elif spec.samples:
                 mine = functools.partial(cascade_negatives, args.hard_negatives.split(","), train_images,
                                          spec.input_size, args.seed, args.mine_per_image, args.mine_threshold)
             else:
@@ -325,7 +345,8 @@ def main(argv=None):
                 mine = functools.partial(scene_negatives, train_set, args.hard_negatives.split(","), spec.input_size,
                                          args.seed, 2 if args.fast else args.mine_scenes, args.misframed, photos,
                                          args.mine_per_image)
-            train_set = with_negatives(train_set, mine, cache, args.drop_faces)
+            train_set = with_negatives(train_set, spec.input_size, mine, cache, args.drop_faces,
+                                       args.negatives.split(",") if args.negatives else ())
         if list(val_set.classes) != list(train_set.classes):
             raise DataError(f"validation classes {val_set.classes} differ from training classes {train_set.classes}")
         if len(train_set) == 0 or len(val_set) == 0:

@@ -168,6 +168,22 @@ def test_hard_negatives_join_the_training_set(tmp_path):
     assert alone.returncode == 2 and "--misframed" in alone.stderr
 
 
+def test_negatives_of_earlier_runs_join_the_training_set(tmp_path):
+    data = class_folders(tmp_path / "set", per_class=8, size=64)
+    earlier, small, foreign = tmp_path / "earlier.npz", tmp_path / "small.npz", tmp_path / "foreign.npz"
+    np.savez(earlier, crops=np.full((5, 64, 64, 3), 7, np.uint8))
+    np.savez(small, crops=np.full((5, 24, 24, 3), 7, np.uint8))
+    foreign.write_bytes(b"not a zip")
+    args = ["--net", "frg64s", "--data", str(data), "--val", "0.3", "--fast"]
+    training = lambda result: int(result.stdout.split(" training")[0].split()[-1])  # noqa: E731
+    plain, added = _train_py(*args), _train_py(*args, "--negatives", f"{earlier},{earlier}")
+    assert added.returncode == 0, added.stderr
+    assert training(added) == training(plain) + 10
+    for path, message in ((small, "expected uint8 crops (N, 64, 64, 3)"), (foreign, "not a hard_negatives.npz")):
+        bad = _train_py(*args, "--negatives", str(path))
+        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+
+
 def test_photographs_are_mined_beside_the_composed_scenes(tmp_path):
     from tests.test_detector import NORM, _slim
     model = tmp_path / "first.npz"
