@@ -7,6 +7,7 @@ import functools
 import os
 import shlex
 import sys
+import zipfile
 
 import numpy as np
 
@@ -107,7 +108,7 @@ def read_negatives(path, size):
     try:
         with np.load(path, allow_pickle=False) as f:
             crops = f["crops"]
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         raise DataError(f"{path}: not a hard_negatives.npz of train.py ({e})")
     if crops.dtype != np.uint8 or crops.ndim != 4 or crops.shape[1:] != (size, size, 3):
         raise DataError(f"{path}: expected uint8 crops (N, {size}, {size}, 3), got {crops.dtype} {crops.shape}")

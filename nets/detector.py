@@ -133,8 +133,8 @@ class Classifier(Net):
 
 
 class SlidingWindowDetector:
-    """Defaults tuned on scenes composed from held-out crops (seeds 3 to 6, and 3 to 12 for the calibration;
-    nets/weights/README.md), none of them benchmarks/bench_anime.py's."""
+    """Defaults tuned on scenes composed from held-out crops (seeds 3 to 6, and 3 to 12 for the calibration
+    and the threshold; nets/weights/README.md), none of them benchmarks/bench_anime.py's."""
 
     def __init__(self, classifier, first_stage=None, calibration=None, min_size=48, threshold=0.9, nms_iou=0.1,
                  scale_step=1.25, method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.3,

@@ -174,12 +174,15 @@ def test_negatives_of_earlier_runs_join_the_training_set(tmp_path):
     np.savez(earlier, crops=np.full((5, 64, 64, 3), 7, np.uint8))
     np.savez(small, crops=np.full((5, 24, 24, 3), 7, np.uint8))
     foreign.write_bytes(b"not a zip")
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(earlier.read_bytes()[:1000])
     args = ["--net", "frg64s", "--data", str(data), "--val", "0.3", "--fast"]
     training = lambda result: int(result.stdout.split(" training")[0].split()[-1])  # noqa: E731
     plain, added = _train_py(*args), _train_py(*args, "--negatives", f"{earlier},{earlier}")
     assert added.returncode == 0, added.stderr
     assert training(added) == training(plain) + 10
-    for path, message in ((small, "expected uint8 crops (N, 64, 64, 3)"), (foreign, "not a hard_negatives.npz")):
+    for path, message in ((small, "expected uint8 crops (N, 64, 64, 3)"), (foreign, "not a hard_negatives.npz"),
+                          (truncated, "not a hard_negatives.npz")):
         bad = _train_py(*args, "--negatives", str(path))
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
 
