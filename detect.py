@@ -113,6 +113,9 @@ def main(argv=None):
                 faces = found["faces"]
                 print(f"{path}: {len(faces)} face{'s' if len(faces) != 1 else ''}"
                       + "".join(f"\n  x {f['x']} y {f['y']} w {f['w']} h {f['h']} score {f['score']:.3f}" for f in faces))
+    except BrokenPipeError:     # the reader has gone (detect.py ... | head): stop, as other command-line tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # else the exit's flush fails again
+        return 141
     finally:
         if pool:
             pool.terminate()

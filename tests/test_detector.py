@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -235,6 +236,17 @@ def test_detect_py_reports_bad_images_and_goes_on(tmp_path, model_file):
     assert result.returncode == 2
     assert result.stderr.strip().startswith("detect.py: ") and len(result.stderr.strip().splitlines()) == 1
     assert "good.png: 0 faces" in result.stdout
+
+
+def test_detect_py_stops_quietly_when_its_reader_goes(tmp_path, model_file):
+    image = tmp_path / "a.png"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(image)
+    read, write = os.pipe()
+    os.close(read)              # the reader is gone before the first line, as after `detect.py ... | head -1`
+    result = subprocess.run([sys.executable, str(ROOT / "detect.py"), str(image), "--model", str(model_file)],
+                            stdout=write, stderr=subprocess.PIPE, text=True, timeout=300)
+    os.close(write)
+    assert result.returncode == 141 and result.stderr == "", result.stderr
 
 
 @pytest.mark.parametrize("args", [["--model", "nonsense"], ["--model", "face", "--method", "fcn"]])
