@@ -41,8 +41,8 @@ from nets.evaluation import Tally  # noqa: E402
 from nets.registry import NETS  # noqa: E402
 
 MIN_SIZE = 24
-STAGE_THRESHOLDS = [dict(threshold12=a, threshold24=b) for a, b in ((0.1, 0.2), (0.2, 0.1), (0.2, 0.2), (0.2, 0.3))]
-FINAL_THRESHOLDS = (0.7, 0.8, 0.85, 0.9, 0.95)
+STAGE_THRESHOLDS = [dict(threshold12=a, threshold24=b) for a, b in ((0.2, 0.2), (0.2, 0.3), (0.3, 0.2), (0.3, 0.3))]
+FINAL_THRESHOLDS = (0.7, 0.8, 0.86, 0.9, 0.95)
 OURS = "nanonet face (CNN cascade)"
 MIRROR = ", the 48-net and the calibration nets reading each crop's mirror image too"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -31,7 +31,7 @@ def _image(seed=0, shape=(90, 120, 3)):
 def test_the_12_net_crops_are_its_scanned_windows():
     net12 = _nets()[0]
     image = _image()
-    (boxes, scores, crops), = scan_pyramid(net12, image, [12.0], 0.0, every=2, crops=True)[0]  # 12 px: no resampling
+    (boxes, scores, crops), = scan_pyramid(net12, image, [12.0], 0.0, every=2, crops=True)  # 12 px: no resampling
     assert len(boxes) == len(scores) == len(crops) > 0 and (boxes[:, :2] % 4 == 0).all()
     np.testing.assert_array_equal(crops, extract_windows(image, boxes, 12))
     # The scores come close to the crops' own but not exactly: the 12-net pools 10 -> 5 with ceil rounding,

@@ -15,7 +15,7 @@ from nanonet.kernels.nms import nms, nms_reference
 from nanonet.kernels.windows import extract_windows, extract_windows_reference
 from nanonet.model import batch_norm_folded, fully_convolutional
 from nanonet.data.detection import CALIBRATION_PATTERNS
-from nets.detector import (Classifier, Net, SlidingWindowDetector, as_rgb, calibrated, joined, octaves,
+from nets.detector import (Classifier, Net, SlidingWindowDetector, as_rgb, calibrated, joined, octaves, pyramid,
                            pyramid_windows, scan_pyramid)
 from nets import cascade
 from nets.frg import anime12, anime_calibration, frgnet_slim
@@ -71,6 +71,18 @@ def test_batch_norm_folded_net_predicts_the_same(build, side, kept):
     assert all(np.array_equal(a, p.data) for a, (_, p) in zip(before, model.named_params()))   # untouched
 
 
+def test_pyramid_levels_are_the_image_resized_once():
+    import cv2
+    image = np.random.default_rng(5).integers(0, 256, (300, 400, 3)).astype(np.uint8)
+    shapes = [(round(400 / 1.25 ** k), round(300 / 1.25 ** k)) for k in range(1, 16)]
+    for level, shape in zip(pyramid(image, shapes), shapes):
+        assert level.shape == (shape[1], shape[0], 3)
+        once = cv2.resize(image, shape, interpolation=cv2.INTER_AREA)
+        # noise keeps most of the contrast it keeps resized once (70-100% of it); a chain of 1.25x steps
+        # from level to level kept 50% by the 6th level
+        assert level.std() > 0.65 * once.std()
+
+
 def test_fully_convolutional_net_scores_every_window_like_the_classifier():
     model = _slim()
     x = np.random.default_rng(1).normal(size=(1, 3, 160, 128)).astype(np.float32)
@@ -94,7 +106,7 @@ def test_both_methods_score_the_same_windows_alike():
     image = np.random.default_rng(2).integers(0, 256, (150, 200, 3)).astype(np.uint8)
     classifier = Classifier(_slim(), NORM, 0, 64)
     assert classifier.stride == 16
-    (b1, s1), = scan_pyramid(classifier, image, [64.0], 0.0)[0]  # at the classifier's own size: no resampling
+    (b1, s1), = scan_pyramid(classifier, image, [64.0], 0.0)  # at the classifier's own size: no resampling
     b2 = classifier.grid(150, 200, 64.0)
     np.testing.assert_allclose(b1, b2)
     np.testing.assert_allclose(s1, classifier.face_probability(extract_windows(image, b2, 64)), atol=1e-4)
@@ -109,7 +121,7 @@ def test_the_cascade_judges_only_what_the_first_stage_lets_through():
     assert first.stride == 2
     detector = SlidingWindowDetector(Classifier(_slim(), NORM, 0, 64), first, threshold=0.0, nms_iou=1.0,
                                      proposal_threshold=0.0, vote_iou=1.0)
-    proposed = np.concatenate([b for b, _ in scan_pyramid(first, image, detector.window_sizes(120, 160), 0.0)[0]])
+    proposed = np.concatenate([b for b, _ in scan_pyramid(first, image, detector.window_sizes(120, 160), 0.0)])
     boxes, _ = detector.detect(image)
     assert 0 < len(boxes) <= len(proposed)
     assert all(np.isclose(proposed, b).all(axis=1).any() for b in boxes)
@@ -146,7 +158,7 @@ def test_a_calibration_net_moves_the_proposals_or_else_the_windows_kept():
     np.testing.assert_allclose(kept, moved(plain))
     # the first stage's windows: calibrated before the classifier judges them
     detector = SlidingWindowDetector(classifier, first, cal, **options)
-    proposed, proposed_scores = joined(scan_pyramid(first, image, detector.window_sizes(120, 160), 0.0)[0],
+    proposed, proposed_scores = joined(scan_pyramid(first, image, detector.window_sizes(120, 160), 0.0),
                                        np.zeros((0, 4)), np.zeros(0))
     judged = moved(proposed[nms(proposed, proposed_scores, detector.proposal_iou)])
     boxes, scores = detector.detect(image)
