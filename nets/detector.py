@@ -233,7 +233,7 @@ def scan_pyramid(net, image, sizes, threshold, every=1, crops=False):
 
 def pyramid(image, shapes):
     """The image resized to each of `shapes` ((width, height), shrinking), each from the smallest of its
-    octaves (the image halved in turn) still at least twice that size: a generator."""
+    octaves (the image halved in turn) that is not yet twice that size: a generator."""
     octave = image
     for shape in shapes:
         while octave.shape[1] >= 2 * shape[0] and octave.shape[0] >= 2 * shape[1]:
