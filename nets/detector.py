@@ -94,13 +94,21 @@ class Classifier(Net):
         """Face probability of each uint8 (N, window, window, 3) crop."""
         return self.probabilities(crops)[:, self.face_class]
 
-    def mirrored(self, crops, scores, threshold):
-        """scores (N,) of crops, each that could still reach `threshold` replaced by its mean with the face
-        probability of the crop's mirror image (the net trained on both)."""
-        scores = scores.copy()
-        maybe = scores >= 2 * threshold - 1     # the rest cannot reach the threshold on the mean
-        scores[maybe] = (scores[maybe] + self.face_probability(crops[maybe][:, :, ::-1])) / 2
-        return scores
+    def mean_probability(self, views, count, threshold):
+        """Mean face probability of `count` windows over `views`, each a function from window indices to
+        those windows' uint8 (K, window, window, 3) crops as that view shows them (the crop, its mirror image,
+        ...): (count,) means, exact for every window that reaches `threshold`. A view reads only the windows
+        that could still reach it were every later view to score 1; another's mean is left below it."""
+        total, indices = np.zeros(count), np.arange(count)
+        for k, view in enumerate(views):
+            total[indices] += self.face_probability(view(indices))
+            indices = indices[total[indices] + len(views) - 1 - k >= len(views) * threshold]
+        return total / len(views)
+
+    def mirrored(self, crops, threshold):
+        """Face probability of each crop averaged with its mirror image's (the nets trained on both), exact
+        where it reaches `threshold` (mean_probability())."""
+        return self.mean_probability([lambda i: crops[i], lambda i: crops[i, :, ::-1]], len(crops), threshold)
 
     def level_shape(self, height, width, size):
         """(width, height) of the image scaled so that a window of side `size` becomes this net's input."""
@@ -181,9 +189,8 @@ class SlidingWindowDetector:
                 boxes = np.concatenate([self.classifier.grid(*image.shape[:2], size) for size in sizes] or
                                        [np.zeros((0, 4))])
             crops = pyramid_windows(levels, boxes, self.classifier.window)
-            scores = self.predict_proba(crops)
-            if self.mirror:
-                scores = self.classifier.mirrored(crops, scores, self.threshold)
+            scores = (self.classifier.mirrored(crops, self.threshold) if self.mirror
+                      else self.predict_proba(crops))
             boxes, scores = boxes[scores >= self.threshold], scores[scores >= self.threshold]
         if self.method != "cascade":     # the cascade's windows were calibrated before they were judged
             boxes = self.calibrated(boxes, levels)

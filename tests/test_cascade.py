@@ -78,7 +78,8 @@ def test_mirror_scores_each_48_crop_and_its_mirror_image():
     seen = []
     left_half = lambda crops: crops[:, :, :24].mean(axis=(1, 2, 3)) / 255   # noqa: E731
     nets6[4].face_probability = lambda crops: seen.append(crops.copy()) or left_half(crops)
-    options = dict(threshold12=0.0, threshold24=0.0, threshold=0.0, nms12=1.0, nms24=1.0, nms_iou=1.0)
+    options = dict(threshold12=0.0, threshold24=0.0, threshold=0.0, nms12=1.0, nms24=1.0, nms_iou=1.0,
+                   judge_moved=False)
     _, plain = CascadeDetector(*nets6, mirror=False, **options).detect(_image(1))
     _, mirrored = CascadeDetector(*nets6, mirror=True, **options).detect(_image(1))
     crops = seen[1]         # not seen[0]: with `mirror` the calibration nets read the mirror images too
@@ -91,8 +92,25 @@ def test_mirror_spares_the_crops_that_cannot_pass():
     nets6 = _nets()
     seen = []
     nets6[4].face_probability = lambda crops: seen.append(len(crops)) or np.linspace(0, 1, len(crops))
-    boxes, scores = CascadeDetector(*nets6, threshold12=0.0, threshold24=0.0, threshold=0.8).detect(_image(1))
+    boxes, scores = CascadeDetector(*nets6, threshold12=0.0, threshold24=0.0, threshold=0.8,
+                                    judge_moved=False).detect(_image(1))
     assert seen[1] == np.sum(np.linspace(0, 1, seen[0]) >= 0.6) and np.all(scores >= 0.8)
+
+
+def test_the_48_net_also_judges_each_window_where_the_48_cal_net_moves_it():
+    nets6 = _nets()
+    seen = []
+    brightness = lambda crops: crops.mean(axis=(1, 2, 3)) / 255   # noqa: E731
+    nets6[4].face_probability = lambda crops: seen.append(crops.copy()) or brightness(crops)
+    image = _image(1)
+    boxes, scores = CascadeDetector(*nets6, threshold12=0.0, threshold24=0.0, threshold=0.0, nms12=1.0, nms24=1.0,
+                                    nms_iou=1.0, vote_iou=1.0).detect(image)
+    crops, mirrors, moved, moved_mirrors = seen
+    assert np.array_equal(mirrors, crops[:, :, ::-1]) and np.array_equal(moved_mirrors, moved[:, :, ::-1])
+    np.testing.assert_allclose(np.sort(scores), np.sort((brightness(crops) + brightness(moved)) / 2), rtol=1e-5)
+    # the boxes returned are where the moved crops were cut
+    np.testing.assert_allclose(np.sort(brightness(extract_windows(image, boxes, 48))), np.sort(brightness(moved)))
+    assert not np.allclose(np.sort(brightness(moved)), np.sort(brightness(crops)))
 
 
 def test_images_below_the_minimum_face_and_grey_images():

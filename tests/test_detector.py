@@ -133,13 +133,28 @@ def test_mirror_averages_each_crop_that_could_pass_with_its_mirror_image():
     crops = np.random.default_rng(4).integers(0, 256, (6, 64, 64, 3)).astype(np.uint8)
     plain = classifier.face_probability(crops)
     both = (plain + classifier.face_probability(crops[:, :, ::-1])) / 2
-    np.testing.assert_allclose(classifier.mirrored(crops, plain, 0.0), both, rtol=1e-5)
-    np.testing.assert_array_equal(classifier.mirrored(crops, plain, (plain.max() + 1.01) / 2), plain)
+    np.testing.assert_allclose(classifier.mirrored(crops, 0.0), both, rtol=1e-5)
+    np.testing.assert_allclose(classifier.mirrored(crops, (plain.max() + 1.01) / 2), plain / 2, rtol=1e-6)
     image = np.random.default_rng(3).integers(0, 256, (120, 160, 3)).astype(np.uint8)
     first = Classifier(_slim(build=anime12), NORM, 0, 12)
     one, two = (SlidingWindowDetector(classifier, first, threshold=0.0, nms_iou=1.0, proposal_threshold=0.0,
                                       mirror=m).detect(image) for m in (False, True))
     assert len(one[0]) == len(two[0]) > 0 and not np.allclose(np.sort(one[1]), np.sort(two[1]))
+
+
+def test_a_mean_over_views_is_exact_where_it_reaches_the_threshold_and_reads_no_hopeless_window():
+    classifier = Classifier(_slim(), NORM, 0, 64)
+    classifier.face_probability = lambda crops: crops[:, 0, 0, 0] / 100      # a view's crops carry its scores
+    table = np.array([[90, 10, 70, 95, 20], [80, 40, 20, 95, 100], [100, 0, 10, 95, 100]])  # view x window
+    read = []
+    views = [lambda i, v=v: read.append(i) or np.broadcast_to(table[v, i, None, None, None], (len(i), 64, 64, 3))
+             for v in range(3)]
+    means = classifier.mean_probability(views, 5, threshold=0.8)
+    passing = table.mean(axis=0) / 100 >= 0.8
+    np.testing.assert_allclose(means[passing], table.mean(axis=0)[passing] / 100)
+    assert list(np.flatnonzero(passing)) == [0, 3] and np.all(means[~passing] < 0.8)
+    # at best: after view 0, windows 1 and 4 (0.1, 0.2) reach 2.2 / 3 < 0.8; after view 1, window 2 (0.9) 1.9 / 3
+    assert [list(i) for i in read] == [[0, 1, 2, 3, 4], [0, 2, 3], [0, 3]]
 
 
 def test_a_calibration_net_moves_the_proposals_or_else_the_windows_kept():
@@ -162,9 +177,7 @@ def test_a_calibration_net_moves_the_proposals_or_else_the_windows_kept():
                                        np.zeros((0, 4)), np.zeros(0))
     judged = moved(proposed[nms(proposed, proposed_scores, detector.proposal_iou)])
     boxes, scores = detector.detect(image)
-    order = np.argsort(-classifier.mirrored(pyramid_windows(levels, judged, 64),
-                                            classifier.face_probability(pyramid_windows(levels, judged, 64)), 0.0),
-                       kind="stable")
+    order = np.argsort(-classifier.mirrored(pyramid_windows(levels, judged, 64), 0.0), kind="stable")
     np.testing.assert_allclose(boxes, judged[order])
     assert not np.allclose(judged, proposed[nms(proposed, proposed_scores, detector.proposal_iou)])
 
