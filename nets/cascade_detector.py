@@ -21,9 +21,9 @@
    the best box of each cluster as it is.
    With `judge_moved` (the default) the 48-net judges each window twice, where it lies and where the 48-cal
    net moves it, and scores it by the mean: the 24-cal net leaves many windows a pattern or so off their
-   faces, and the 48-net's score depends on the framing. On the held-out
-   images, at the Haar cascade's false positives, recall rose from 0.865 to 0.886, for about a tenth more
-   time at 640x480 (the second reading is spared the windows that the first leaves no chance).
+   faces, and the 48-net's score depends on the framing. On the held-out images, at the Haar cascade's
+   false positives, recall rose from 0.865 to 0.886, for about a tenth more time at 640x480 (the second
+   reading is spared the windows that the first leaves no chance).
 With `mirror` (the default) the 48-net and the calibration nets also read each crop's mirror image: the
 48-net's score is the mean of its face probabilities for the two (the net trained on both: on the held-out
 images, about 2 points of recall at equal false positives), and each calibration the mean of the two
