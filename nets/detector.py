@@ -95,14 +95,15 @@ class Classifier(Net):
         return self.probabilities(crops)[:, self.face_class]
 
     def mean_probability(self, views, count, threshold):
-        """Mean face probability of `count` windows over `views`, each a function from window indices to
-        those windows' uint8 (K, window, window, 3) crops as that view shows them (the crop, its mirror image,
-        ...): (count,) means, exact for every window that reaches `threshold`. A view reads only the windows
-        that could still reach it were every later view to score 1; another's mean is left below it."""
-        total, indices = np.zeros(count), np.arange(count)
+        """Mean face probability of `count` windows over `views`, each a function from window indices (or a
+        slice) to those windows' uint8 (K, window, window, 3) crops as that view shows them (the crop, its
+        mirror image, ...): (count,) means, exact for every window that reaches `threshold`. A view reads only
+        the windows that could still reach it were every later view to score 1; another's mean is left below
+        it."""
+        total, indices = np.zeros(count), slice(None)      # the first view reads every window, uncopied
         for k, view in enumerate(views):
             total[indices] += self.face_probability(view(indices))
-            indices = indices[total[indices] + len(views) - 1 - k >= len(views) * threshold]
+            indices = np.flatnonzero(total + len(views) - 1 - k >= len(views) * threshold)
         return total / len(views)
 
     def mirrored(self, crops, threshold):

@@ -147,7 +147,8 @@ def test_a_mean_over_views_is_exact_where_it_reaches_the_threshold_and_reads_no_
     classifier.face_probability = lambda crops: crops[:, 0, 0, 0] / 100      # a view's crops carry its scores
     table = np.array([[90, 10, 70, 95, 20], [80, 40, 20, 95, 100], [100, 0, 10, 95, 100]])  # view x window
     read = []
-    views = [lambda i, v=v: read.append(i) or np.broadcast_to(table[v, i, None, None, None], (len(i), 64, 64, 3))
+    views = [lambda i, v=v: read.append(np.arange(5)[i]) or np.broadcast_to(table[v, i, None, None, None],
+                                                                            (len(read[-1]), 64, 64, 3))
              for v in range(3)]
     means = classifier.mean_probability(views, 5, threshold=0.8)
     passing = table.mean(axis=0) / 100 >= 0.8
