@@ -144,12 +144,13 @@ def main(argv=None):
     images = webfaces_validation()[:args.images]
     variants = {name: nets.load(args.model, min_size=MIN_SIZE, **options) for name, options in VARIANTS.items()}
     ours = variants[OURS]
-    sweeps = {name: peers.Detector(name, nets.load(args.model, min_size=MIN_SIZE, **{**options, "threshold": 0.0}
-                                              ).detect) for name, options in VARIANTS.items()}   # every score: the ROC
+    sweeps = {name: nets.load(args.model, min_size=MIN_SIZE, **{**options, "threshold": 0.0})   # every score: the ROC
+              for name, options in VARIANTS.items()}
     others, notes = peers.face_peers(MIN_SIZE, threads=1)
     detectors = {**{name: peers.Detector(name, v.detect) for name, v in variants.items()},
                  **{p.name: p for p in others}}
-    tallies = {name: tally(sweeps.get(name, detector), images)[0] for name, detector in detectors.items()}
+    tallies = {name: tally(peers.Detector(name, sweeps[name].detect) if name in sweeps else detector, images)[0]
+               for name, detector in detectors.items()}
     times = timings(detectors, images, args.timing)
     figures = os.path.join(os.path.dirname(os.path.abspath(args.out)), "benchmarks", "figures")  # beside --out
     boxes_picture({name: d for name, d in detectors.items() if name != ONE_VIEW},

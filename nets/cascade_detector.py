@@ -110,6 +110,6 @@ class CascadeDetector:
             views += [moved, lambda i: moved_crops[i, :, ::-1]][:1 + self.mirror]
         scores = net.mean_probability(views, len(boxes), self.thresholds[2])
         passed = np.flatnonzero(scores >= self.thresholds[2])
-        if not self.judge_moved:
-            moved(passed)
-        return moved_boxes[passed], scores[passed]
+        if self.judge_moved:
+            return moved_boxes[passed], scores[passed]
+        return calibrated(cal, boxes[passed], crops[passed], self.mirror), scores[passed]
