@@ -204,6 +204,26 @@ def jittering(augment, jitter):
     return jittered
 
 
+def photometric(augment, brightness, contrast):
+    """A copy of `augment` that also shifts each image's brightness by up to `brightness` and scales its
+    contrast by up to 1 +- `contrast`."""
+    varied = copy.copy(augment)
+    varied.brightness, varied.contrast = brightness, contrast
+    return varied
+
+
+def initial_weights(path, net, classes):
+    """The ModelFile that --init names, checked to hold `net` with `classes`."""
+    start = serialize.read(path)
+    if start.arch != net:
+        raise DataError(f"--init {path}: holds a {start.arch!r} net, not {net!r}")
+    if list(start.config.get("classes", [])) != classes:
+        raise DataError(f"--init {path}: classes {start.config.get('classes')} differ from the data's {classes}")
+    if not start.normalization:
+        raise DataError(f"--init {path}: holds no input normalisation")
+    return start
+
+
 def _fraction(val):
     try:
         return float(val)
@@ -228,6 +248,9 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="run folder (default: runs/NET)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.npz")
+    p.add_argument("--init", metavar="MODEL",
+                   help="start from the weights and input normalisation of MODEL, a model file of the same net "
+                        "(fine-tuning), rather than from random weights")
     p.add_argument("--fast", action="store_true",
                    help="smoke test: CPU, a couple of batches and one validation, nothing written")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images with a warning")
@@ -251,6 +274,10 @@ def parse_args(argv):
     p.add_argument("--jitter", type=float, metavar="F",
                    help="move and rescale faces by up to F of their side: the boxes cut from an annotated data set "
                         "(default: the net's own), or every training crop of a crop data set (default 0)")
+    p.add_argument("--brightness", type=float, default=0.0, metavar="B",
+                   help="shift each training crop's brightness by up to B (in 0..255 units; default 0)")
+    p.add_argument("--contrast", type=float, default=0.0, metavar="C",
+                   help="scale each training crop's contrast by 1 +- up to C (default 0)")
     p.add_argument("--mine-per-image", type=int, default=20,
                    help="cascade and photo mining: hard negatives kept from each image (default 20)")
     p.add_argument("--mine-threshold", type=float, metavar="P",
@@ -305,6 +332,8 @@ def main(argv=None):
         if args.jitter is not None:
             spec = dataclasses.replace(spec, jitter=args.jitter,
                                        augment=spec.augment if spec.samples else jittering(spec.augment, args.jitter))
+        if args.brightness or args.contrast:
+            spec = dataclasses.replace(spec, augment=photometric(spec.augment, args.brightness, args.contrast))
         settings = {k: getattr(args, k) if getattr(args, k) is not None else getattr(spec, k)
                     for k in ("epochs", "batch", "lr", "momentum", "weight_decay", "lr_decay", "optimizer")}
         out = None if args.fast else (args.out or os.path.join("runs", args.net))
@@ -359,8 +388,11 @@ def main(argv=None):
 
         size, batch = spec.input_size, settings["batch"]
         loader = BatchIterator(train_set, batch, size, None, skip_bad=args.skip_bad, shuffle=False)
+        start = initial_weights(args.init, args.net, classes) if args.init else None
         if args.resume:
             normalization = Normalization.from_arrays(serialize.read(checkpoint).normalization)
+        elif start:
+            normalization = Normalization.from_arrays(start.normalization)
         else:
             count = FAST_BATCHES * batch if args.fast else len(train_set)
             images = (im for im in (loader.load(i, 0) for i in range(min(count, len(train_set)))) if im is not None)
@@ -371,6 +403,8 @@ def main(argv=None):
                             skip_bad=args.skip_bad)
 
         model = spec.build(np.random.default_rng(args.seed), len(classes))
+        if start:
+            serialize.load_state(model, start.state, args.init)
         if xp is not np:
             model.to_gpu()
         optimizer = build_optimizer(settings["optimizer"], settings["lr"], settings["momentum"],

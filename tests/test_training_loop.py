@@ -111,6 +111,24 @@ def test_train_py_trains_and_resumes(tmp_path):
     assert model.predict(norm(np.zeros((1, 64, 64, 3), np.uint8))).shape == (1, 2)
 
 
+def test_init_starts_from_a_trained_models_weights_and_normalisation(tmp_path):
+    data = class_folders(tmp_path / "set", per_class=8, size=64)
+    args = ["--net", "frg64s", "--data", str(data), "--val", "0.3", "--epochs", "1", "--batch", "4"]
+    assert _train_py(*args, "--out", str(tmp_path / "first")).returncode == 0
+    first = serialize.read(tmp_path / "first" / "best.npz")
+    tuned = _train_py(*args, "--out", str(tmp_path / "tuned"), "--init", str(tmp_path / "first" / "best.npz"),
+                      "--lr", "0", "--weight-decay", "0", "--brightness", "30", "--contrast", "0.3")
+    assert tuned.returncode == 0, tuned.stderr
+    second = serialize.read(tmp_path / "tuned" / "best.npz")
+    learnt = [k for k in first.state if k.rsplit("/", 1)[1] in ("W", "b", "gamma", "beta")]
+    assert learnt and all(np.array_equal(first.state[k], second.state[k]) for k in learnt)   # lr 0: as given
+    assert all(np.array_equal(first.normalization[k], second.normalization[k]) for k in first.normalization)
+    assert "--init" in second.meta["command"]
+    other = _train_py(*args, "--fast", "--init", str(ROOT / "nets" / "weights" / "face-net12.npz"))
+    assert other.returncode == 2 and other.stderr.strip() == (
+        f"train.py: --init {ROOT / 'nets' / 'weights' / 'face-net12.npz'}: holds a 'net12' net, not 'frg64s'")
+
+
 @pytest.mark.parametrize("problem", ["no_data", "bad_val", "unknown_net", "bad_image"])
 def test_train_py_bad_input_gets_one_line_and_exit_2(tmp_path, problem):
     data = class_folders(tmp_path / "set", per_class=4)
@@ -265,3 +283,11 @@ def test_jitter_moves_and_rescales_every_crop_of_a_crop_data_set():
     jittered = train.jittering(augment, 0.1)
     assert (jittered.shift, jittered.scale, jittered.rot90, jittered.flip) == (0.1, 0.1, False, True)
     assert (augment.shift, augment.scale) == (0, 0)      # the registry's own is left alone
+
+
+def test_photometric_varies_brightness_and_contrast_of_every_training_crop():
+    import train
+    augment = registry.get("net48").augment
+    varied = train.photometric(augment, 40, 0.4)
+    assert (varied.brightness, varied.contrast, varied.flip) == (40, 0.4, True)
+    assert (augment.brightness, augment.contrast) == (0, 0)      # the registry's own is left alone
