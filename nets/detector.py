@@ -12,7 +12,10 @@ Three ways to score them:
   `proposal_threshold`, overlaps above `proposal_iou` suppressed) are cut out and judged by the 64x64
   classifier, in one batch. With a `calibration` net (Li et al.'s 45 patterns), each such window is first
   moved and rescaled onto the face it cuts, so that the classifier judges it framed as in training (on
-  composed scenes, a calibrated window judged finds more faces than one calibrated after judging). The
+  composed scenes, a calibrated window judged finds more faces than one calibrated after judging).
+  Calibrated windows converge on their faces: those overlapping by `merge_iou` or more are merged into one,
+  their mean weighted by the first stage's scores, before the classifier reads them (on the tuning scenes,
+  a third less time and 3 false positives rather than 5 in 1000 scenes, for 0.4 points of recall). The
   patterns correct a window's side by at most a fifth; the first stage also proposes windows of 0.6x or 1.5x
   a face, which a net trained on such windows too (nets/registry.py) moves as far as a pattern goes, rather
   than leaving them where they are.
@@ -147,7 +150,7 @@ class SlidingWindowDetector:
 
     def __init__(self, classifier, first_stage=None, calibration=None, min_size=48, threshold=0.9, nms_iou=0.1,
                  scale_step=1.25, method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.3,
-                 proposal_iou=0.7, mirror=True, vote_iou=1.0):
+                 proposal_iou=0.7, mirror=True, vote_iou=1.0, merge_iou=0.8):
         method = method or ("cascade" if first_stage else "fcn")
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
@@ -157,7 +160,7 @@ class SlidingWindowDetector:
         self.min_size, self.threshold, self.nms_iou, self.scale_step = min_size, threshold, nms_iou, scale_step
         self.min_neighbors, self.group_iou = min_neighbors, group_iou
         self.proposal_threshold, self.proposal_iou, self.mirror = proposal_threshold, proposal_iou, mirror
-        self.vote_iou = vote_iou
+        self.vote_iou, self.merge_iou = vote_iou, merge_iou
 
     def predict_proba(self, crops):
         """Face probability of each uint8 (N, 64, 64, 3) crop."""
@@ -185,7 +188,10 @@ class SlidingWindowDetector:
             if self.method == "cascade":
                 boxes, scores = joined(scan_pyramid(self.first_stage, image, sizes, self.proposal_threshold),
                                        EMPTY_BOXES, EMPTY_SCORES)
-                boxes = self.calibrated(boxes[nms(boxes, scores, self.proposal_iou)], levels)
+                keep = nms(boxes, scores, self.proposal_iou)
+                boxes, scores = self.calibrated(boxes[keep], levels), scores[keep]
+                if self.calibration is not None:
+                    boxes = voted(boxes, scores, nms(boxes, scores, self.merge_iou), self.merge_iou)
             else:
                 boxes = np.concatenate([self.classifier.grid(*image.shape[:2], size) for size in sizes] or
                                        [np.zeros((0, 4))])

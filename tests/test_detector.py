@@ -16,7 +16,7 @@ from nanonet.kernels.windows import extract_windows, extract_windows_reference
 from nanonet.model import batch_norm_folded, fully_convolutional
 from nanonet.data.detection import CALIBRATION_PATTERNS
 from nets.detector import (Classifier, Net, SlidingWindowDetector, as_rgb, calibrated, joined, octaves, pyramid,
-                           pyramid_windows, scan_pyramid)
+                           pyramid_windows, scan_pyramid, voted)
 from nets import cascade
 from nets.frg import anime12, anime_calibration, frgnet_slim
 
@@ -173,7 +173,7 @@ def test_a_calibration_net_moves_the_proposals_or_else_the_windows_kept():
     np.testing.assert_array_equal(kept_scores, scores)
     np.testing.assert_allclose(kept, moved(plain))
     # the first stage's windows: calibrated before the classifier judges them
-    detector = SlidingWindowDetector(classifier, first, cal, **options)
+    detector = SlidingWindowDetector(classifier, first, cal, merge_iou=1.0, **options)
     proposed, proposed_scores = joined(scan_pyramid(first, image, detector.window_sizes(120, 160), 0.0),
                                        np.zeros((0, 4)), np.zeros(0))
     judged = moved(proposed[nms(proposed, proposed_scores, detector.proposal_iou)])
@@ -181,6 +181,24 @@ def test_a_calibration_net_moves_the_proposals_or_else_the_windows_kept():
     order = np.argsort(-classifier.mirrored(pyramid_windows(levels, judged, 64), 0.0), kind="stable")
     np.testing.assert_allclose(boxes, judged[order])
     assert not np.allclose(judged, proposed[nms(proposed, proposed_scores, detector.proposal_iou)])
+
+
+def test_calibrated_windows_that_converge_are_merged_before_the_classifier_reads_them():
+    image = np.random.default_rng(3).integers(0, 256, (120, 160, 3)).astype(np.uint8)
+    first, classifier = Classifier(_slim(build=anime12), NORM, 0, 12), Classifier(_slim(), NORM, 0, 64)
+    cal = Net(_slim(build=anime_calibration), NORM, 24, 45)
+    options = dict(threshold=0.0, nms_iou=1.0, proposal_threshold=0.0, vote_iou=1.0)
+    apart = SlidingWindowDetector(classifier, first, cal, merge_iou=1.0, **options)
+    proposed, proposed_scores = joined(scan_pyramid(first, image, apart.window_sizes(120, 160), 0.0),
+                                       np.zeros((0, 4)), np.zeros(0))
+    keep = nms(proposed, proposed_scores, apart.proposal_iou)
+    moved, moved_scores = apart.calibrated(proposed[keep], octaves(image, 64)), proposed_scores[keep]
+    merged = voted(moved, moved_scores, nms(moved, moved_scores, 0.5), 0.5)
+    assert 0 < len(merged) < len(moved)
+    boxes, _ = SlidingWindowDetector(classifier, first, cal, merge_iou=0.5, **options).detect(image)
+    assert len(boxes) == len(merged)
+    assert all(np.isclose(merged, b).all(axis=1).any() for b in boxes)
+    np.testing.assert_allclose(np.sort(apart.detect(image)[0], axis=0), np.sort(moved, axis=0))
 
 
 class _PatternNet:
