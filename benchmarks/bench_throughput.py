@@ -6,8 +6,8 @@ per image and images/s at 640x480, 1280x720 and 1920x1080, on one thread and on 
 The pictures are real: the held-out WebFaces validation images for the face detectors, the scenes of
 ../shared/data/anime-scenes for the anime ones, each cut to the aspect ratio and resized. Every thread count
 runs in a process of its own, with numba and OpenMP limited to that many threads and NumPy's BLAS on one,
-as detect.py runs it; OpenCV gets cv2.setNumThreads, onnxruntime (MTCNN) its intra-op threads; MediaPipe
-picks its own. In each
+as detect.py runs it; OpenCV gets cv2.setNumThreads, onnxruntime (MTCNN) its intra-op threads, which sleep
+rather than spin when idle (benchmarks/peer_worker.py); MediaPipe picks its own. In each
 round every detector takes its turn on every picture; a figure is the median over the rounds of each round's
 median time, with the min-max of those round medians. All look for faces of at least 24 pixels. With a GPU
 and CuPy, nanonet face also runs on the GPU (CuPy kernels; the pyramid and crops on the CPU).
