@@ -141,6 +141,7 @@ def main(argv=None):
         f"Our detector: method {ours.method}, minimum face {ours.min_size} px, threshold {ours.threshold}, "
         f"first stage {ours.proposal_threshold} with overlaps above {ours.proposal_iou} suppressed, "
         f"{'its windows calibrated (45 patterns) before the classifier judges them, ' if ours.calibration else ''}"
+        f"{f'calibrated windows overlapping by {ours.merge_iou} or more merged, ' if ours.calibration else ''}"
         f"final overlaps above {ours.nms_iou} suppressed, "
         f"{'each crop averaged with its mirror image, ' if ours.mirror else ''}"
         f"box voting at IoU {ours.vote_iou}, scale step {ours.scale_step}.", "",
