@@ -197,19 +197,12 @@ def _cache(path, crops):
         serialize.atomic_write(path, lambda f: np.savez(f, crops=crops))
 
 
-def jittering(augment, jitter):
-    """A copy of `augment` that also moves and rescales each image by up to `jitter` of its side."""
-    jittered = copy.copy(augment)
-    jittered.shift = jittered.scale = jitter
-    return jittered
-
-
-def photometric(augment, brightness, contrast):
-    """A copy of `augment` that also shifts each image's brightness by up to `brightness` and scales its
-    contrast by up to 1 +- `contrast`."""
-    varied = copy.copy(augment)
-    varied.brightness, varied.contrast = brightness, contrast
-    return varied
+def varied(augment, **settings):
+    """A copy of `augment` with `settings` (shift, scale, brightness, ...) in place of its own."""
+    copied = copy.copy(augment)
+    for name, value in settings.items():
+        setattr(copied, name, value)
+    return copied
 
 
 def initial_weights(path, net, classes):
@@ -330,10 +323,11 @@ def main(argv=None):
     try:
         spec = registry.get(args.net)
         if args.jitter is not None:
-            spec = dataclasses.replace(spec, jitter=args.jitter,
-                                       augment=spec.augment if spec.samples else jittering(spec.augment, args.jitter))
+            jittered = varied(spec.augment, shift=args.jitter, scale=args.jitter)
+            spec = dataclasses.replace(spec, jitter=args.jitter, augment=spec.augment if spec.samples else jittered)
         if args.brightness or args.contrast:
-            spec = dataclasses.replace(spec, augment=photometric(spec.augment, args.brightness, args.contrast))
+            photometric = varied(spec.augment, brightness=args.brightness, contrast=args.contrast)
+            spec = dataclasses.replace(spec, augment=photometric)
         settings = {k: getattr(args, k) if getattr(args, k) is not None else getattr(spec, k)
                     for k in ("epochs", "batch", "lr", "momentum", "weight_decay", "lr_decay", "optimizer")}
         out = None if args.fast else (args.out or os.path.join("runs", args.net))

@@ -280,7 +280,7 @@ def test_drop_faces_leaves_out_the_negatives_a_model_scores_as_faces(tmp_path):
 def test_jitter_moves_and_rescales_every_crop_of_a_crop_data_set():
     import train
     augment = registry.get("frg64s").augment
-    jittered = train.jittering(augment, 0.1)
+    jittered = train.varied(augment, shift=0.1, scale=0.1)
     assert (jittered.shift, jittered.scale, jittered.rot90, jittered.flip) == (0.1, 0.1, False, True)
     assert (augment.shift, augment.scale) == (0, 0)      # the registry's own is left alone
 
@@ -288,6 +288,6 @@ def test_jitter_moves_and_rescales_every_crop_of_a_crop_data_set():
 def test_photometric_varies_brightness_and_contrast_of_every_training_crop():
     import train
     augment = registry.get("net48").augment
-    varied = train.photometric(augment, 40, 0.4)
+    varied = train.varied(augment, brightness=40, contrast=0.4)
     assert (varied.brightness, varied.contrast, varied.flip) == (40, 0.4, True)
     assert (augment.brightness, augment.contrast) == (0, 0)      # the registry's own is left alone
