@@ -152,9 +152,10 @@ def cascade_negatives(model_paths, images, size, seed, per_image, threshold=None
     return crops
 
 
-def scene_negatives(train_set, models, size, seed, scenes, misframed=0, photos=(), per_photo=20):
-    """Crops that the detector of any of `models` (model files, or a shipped detector's name) wrongly accepts
-    in scenes composed from train_set's own crops (so the validation images stay unseen), and `misframed`
+def scene_negatives(train_set, models, size, seed, scenes, misframed=0, photos=(), per_photo=20, stages=None):
+    """Crops that the detector of any of `models` (model files, or a shipped detector's name; its first
+    `stages` stages, for a later stage's net) wrongly accepts in scenes composed from train_set's own crops
+    (so the validation images stay unseen), and `misframed`
     windows about each face of those scenes that cut it badly (IoU 0.1-0.4). `photos` (Annotated) are mined
     too, at most per_photo windows each, away from every annotated face: hands, clothing and bodies, which
     a crop data set of faces and plain backgrounds lacks."""
@@ -163,7 +164,10 @@ def scene_negatives(train_set, models, size, seed, scenes, misframed=0, photos=(
     rng = np.random.default_rng([seed, 2])
     crops = []
     for model in models:
-        detector = nets.load(model, threshold=0.5, nms_iou=0.5)
+        try:
+            detector = nets.load(model, threshold=0.5, nms_iou=0.5, **({"stages": stages} if stages else {}))
+        except ValueError as e:
+            raise DataError(f"--hard-negatives {model}: {e}")
         for name, source, count, cap in (("composed scenes", composed, scenes, None),
                                          ("photographs", ((read_image(a.path), a.boxes) for a in photos),
                                           len(photos), per_photo)):
@@ -275,6 +279,9 @@ def parse_args(argv):
                    help="cascade and photo mining: hard negatives kept from each image (default 20)")
     p.add_argument("--mine-threshold", type=float, metavar="P",
                    help="cascade mining: the last mined stage's threshold (default: the detector's)")
+    p.add_argument("--mine-stages", type=int, metavar="K",
+                   help="scene mining: run only the first K stages of each detector, so that a later stage's net "
+                        "learns the windows it will judge (default: all)")
     p.add_argument("--drop-faces", metavar="MODEL:P",
                    help="leave out the hard negatives that the model file MODEL scores P or more as a face "
                         "(faces the annotations miss)")
@@ -368,7 +375,7 @@ def main(argv=None):
                 photos = negative_photos(args.negative_photos, FAST_IMAGES if args.fast else args.mine_photos)
                 mine = functools.partial(scene_negatives, train_set, args.hard_negatives.split(","), spec.input_size,
                                          args.seed, 2 if args.fast else args.mine_scenes, args.misframed, photos,
-                                         args.mine_per_image)
+                                         args.mine_per_image, args.mine_stages)
             train_set = with_negatives(train_set, spec.input_size, mine, cache, args.drop_faces,
                                        args.negatives.split(",") if args.negatives else ())
         if list(val_set.classes) != list(train_set.classes):

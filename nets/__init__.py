@@ -10,13 +10,15 @@ from nanonet.serialize import ModelFileError
 WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
 CASCADE_STAGES = ("net12", "cal12", "net24", "cal24", "net48", "cal48")
 SHIPPED = {"face": tuple(f"face-{name}.npz" for name in CASCADE_STAGES),   # the CNN cascade's six nets
-           "anime": ("anime.npz", "anime12.npz", "anime-cal.npz")}       # the classifier, first stage, calibration
+           # the classifier, first stage, calibration, second stage
+           "anime": ("anime.npz", "anime12.npz", "anime-cal.npz", "anime24.npz")}
 DETECTORS = tuple(SHIPPED)
+ANIME_KINDS = ("face", "face", "calibration", "face")
 
 
 def load(name="face", gpu=-1, **options):
-    """A detector: "face" (the CNN cascade of Li et al.), "anime" (FrgNet64-slim behind a 12x12 first stage and
-    a calibration net), or the path of a model file that train.py wrote for a face / non-face net (used alone).
+    """A detector: "face" (the CNN cascade of Li et al.), "anime" (FrgNet64-slim behind a 12x12 first stage, a
+    calibration net and a 24x24 second stage), or the path of a model file that train.py wrote for a face / non-face net (used alone).
     `options` go to CascadeDetector or SlidingWindowDetector (min_size, threshold, nms_iou, ...). Its
     .detect(image) returns (boxes (K, 4) as x, y, w, h, scores (K,))."""
     from nets.detector import SlidingWindowDetector
@@ -33,7 +35,7 @@ def load(name="face", gpu=-1, **options):
         raise ModelFileError(f"{name}: neither a detector ({', '.join(DETECTORS)}) nor a model file")
     _check_options(SlidingWindowDetector, options, name)
     xp = use_device(gpu)
-    return SlidingWindowDetector(*[_net(path, xp, kind) for path, kind in zip(paths, ("face", "face", "calibration"))],
+    return SlidingWindowDetector(*[_net(path, xp, kind) for path, kind in zip(paths, ANIME_KINDS)],
                                  **options)
 
 
@@ -50,7 +52,7 @@ def load_cascade(paths, gpu=-1, **options):
 
 
 def _check_options(detector, options, name):
-    known = [p for p in inspect.signature(detector).parameters if p not in ("classifier", "first_stage", "calibration")
+    known = [p for p in inspect.signature(detector).parameters if p not in ("classifier", "first_stage", "calibration", "second_stage")
              and not p.startswith(("net", "cal"))]
     unknown = sorted(set(options) - set(known))
     if unknown:

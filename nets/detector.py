@@ -18,9 +18,14 @@ Three ways to score them:
   a third less time and 3 false positives rather than 5 in 1000 scenes, for 0.4 points of recall). The
   patterns correct a window's side by at most a fifth; the first stage also proposes windows of 0.6x or 1.5x
   a face, which a net trained on such windows too (nets/registry.py) moves as far as a pattern goes, rather
-  than leaving them where they are.
+  than leaving them where they are. With a `second_stage` (a 24x24 face / non-face net, as Li et al.'s
+  24-net), only the merged windows it scores at least `second_threshold` go on to the classifier: on busy
+  illustrations the classifier rejected 97% of what it read, at ten times the second stage's cost a window.
+  `stages` stops the cascade early (1: the merged windows, 2: those the second stage passes), which is how
+  the second stage's hard negatives are mined.
 With `mirror`, a cut-out window's score is the mean of the classifier's for the crop and for its mirror
-image (the "fcn" path has no crops, and ignores it), and each calibration the mean of the corrections read
+image (the "fcn" path has no crops, and ignores it; the second stage reads each crop once: its mirror image
+bought no recall on 200 tuning scenes), and each calibration the mean of the corrections read
 from the two, the mirror image's mirrored back. Windows scoring at least `threshold` are kept (and
 calibrated, by the methods that judged them uncalibrated); a window
 may be asked to have `min_neighbors` others overlapping it (IoU above `group_iou`, as OpenCV's cascades group
@@ -148,19 +153,26 @@ class SlidingWindowDetector:
     """Defaults tuned on scenes composed from held-out crops (seeds 3 to 6, and 3 to 12 for the calibration
     and the threshold; nets/weights/README.md), none of them benchmarks/bench_anime.py's."""
 
-    def __init__(self, classifier, first_stage=None, calibration=None, min_size=48, threshold=0.9, nms_iou=0.1,
-                 scale_step=1.25, method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.3,
-                 proposal_iou=0.7, mirror=True, vote_iou=1.0, merge_iou=0.8):
+    def __init__(self, classifier, first_stage=None, calibration=None, second_stage=None, min_size=48, threshold=0.9,
+                 nms_iou=0.1, scale_step=1.25, method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.3,
+                 proposal_iou=0.7, mirror=True, vote_iou=1.0, merge_iou=0.8, second_threshold=0.1, stages=None):
         method = method or ("cascade" if first_stage else "fcn")
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
         if method == "cascade" and first_stage is None:
             raise ValueError("the cascade method needs a first-stage net")
         self.classifier, self.first_stage, self.calibration, self.method = classifier, first_stage, calibration, method
+        self.second_stage = second_stage if method == "cascade" else None
         self.min_size, self.threshold, self.nms_iou, self.scale_step = min_size, threshold, nms_iou, scale_step
         self.min_neighbors, self.group_iou = min_neighbors, group_iou
         self.proposal_threshold, self.proposal_iou, self.mirror = proposal_threshold, proposal_iou, mirror
-        self.vote_iou, self.merge_iou = vote_iou, merge_iou
+        self.vote_iou, self.merge_iou, self.second_threshold = vote_iou, merge_iou, second_threshold
+        count = 1 + (method == "cascade") + (self.second_stage is not None)
+        self.stages = stages or count
+        if not 1 <= self.stages <= count or (self.stages < count and method != "cascade"):
+            raise ValueError(f"stages {self.stages}: this detector has {count} stage{'s' * (count > 1)}, and "
+                             "only the cascade method stops early")
+        self.complete = self.stages == count
 
     def predict_proba(self, crops):
         """Face probability of each uint8 (N, 64, 64, 3) crop."""
@@ -168,6 +180,29 @@ class SlidingWindowDetector:
 
     def window_sizes(self, height, width):
         return window_sizes(height, width, self.min_size, self.scale_step)
+
+    def cascade(self, image, sizes, levels):
+        """The cascade method's (boxes, scores) before the final suppression, or after its first `stages`."""
+        boxes, scores = joined(scan_pyramid(self.first_stage, image, sizes, self.proposal_threshold),
+                               EMPTY_BOXES, EMPTY_SCORES)
+        keep = nms(boxes, scores, self.proposal_iou)
+        boxes, scores = self.calibrated(boxes[keep], levels), scores[keep]
+        if self.calibration is not None:
+            merged = nms(boxes, scores, self.merge_iou)
+            boxes, scores = voted(boxes, scores, merged, self.merge_iou), scores[merged]
+        if self.second_stage is not None and self.stages > 1:
+            boxes, scores = self.judged(self.second_stage, self.second_threshold, boxes, levels, mirror=False)
+        if not self.complete:
+            return boxes, scores
+        return self.judged(self.classifier, self.threshold, boxes, levels, self.mirror)
+
+    @staticmethod
+    def judged(net, threshold, boxes, levels, mirror):
+        """(boxes, scores) of the windows (K, 4) that `net` scores at least `threshold`, read from their crops
+        cut from `levels` (and with `mirror`, their mirror images too)."""
+        crops = pyramid_windows(levels, boxes, net.window)
+        scores = net.mirrored(crops, threshold) if mirror else net.face_probability(crops)
+        return boxes[scores >= threshold], scores[scores >= threshold]
 
     def calibrated(self, boxes, levels):
         """boxes corrected by the calibration net, if there is one, from their crops cut from `levels`."""
@@ -184,21 +219,12 @@ class SlidingWindowDetector:
         if self.method == "fcn":
             boxes, scores = joined(scan_pyramid(self.classifier, image, sizes, self.threshold),
                                    EMPTY_BOXES, EMPTY_SCORES)
+        elif self.method == "windows":
+            boxes = np.concatenate([self.classifier.grid(*image.shape[:2], size) for size in sizes] or
+                                   [np.zeros((0, 4))])
+            boxes, scores = self.judged(self.classifier, self.threshold, boxes, levels, self.mirror)
         else:
-            if self.method == "cascade":
-                boxes, scores = joined(scan_pyramid(self.first_stage, image, sizes, self.proposal_threshold),
-                                       EMPTY_BOXES, EMPTY_SCORES)
-                keep = nms(boxes, scores, self.proposal_iou)
-                boxes, scores = self.calibrated(boxes[keep], levels), scores[keep]
-                if self.calibration is not None:
-                    boxes = voted(boxes, scores, nms(boxes, scores, self.merge_iou), self.merge_iou)
-            else:
-                boxes = np.concatenate([self.classifier.grid(*image.shape[:2], size) for size in sizes] or
-                                       [np.zeros((0, 4))])
-            crops = pyramid_windows(levels, boxes, self.classifier.window)
-            scores = (self.classifier.mirrored(crops, self.threshold) if self.mirror
-                      else self.predict_proba(crops))
-            boxes, scores = boxes[scores >= self.threshold], scores[scores >= self.threshold]
+            boxes, scores = self.cascade(image, sizes, levels)
         if self.method != "cascade":     # the cascade's windows were calibrated before they were judged
             boxes = self.calibrated(boxes, levels)
         if self.min_neighbors:

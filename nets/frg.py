@@ -39,12 +39,13 @@ def frgnet_slim(rng, classes=2):
         nn.Dropout(0.5, rng=rng), nn.Linear(128 * 2 * 2, classes, rng=rng))
 
 
-def anime_calibration(rng, classes=45):
-    """The anime detector's calibration net: which of Li et al.'s 45 patterns moved a face to this window.
+def anime24(rng, classes=45):
+    """The anime detector's 24x24 nets: the calibration net (45 classes, which of Li et al.'s patterns moved a
+    face to this window) and the second stage (2 classes, face or not).
 
-    24 -> conv 5x5 -> 20 -> pool 2 -> 10 -> conv 3x3 -> 8 -> pool 2 -> 4 -> dense 128 -> dense 45: 77k
-    weights and 0.85M multiply-adds a window, a sixth of the classifier's cost, as it calibrates every window
-    the first stage proposes.
+    24 -> conv 5x5 -> 20 -> pool 2 -> 10 -> conv 3x3 -> 8 -> pool 2 -> 4 -> dense 128 -> dense: 77k weights
+    and 0.85M multiply-adds a window, a tenth of the classifier's cost, as each reads every window the first
+    stage proposes.
     """
     return nn.Sequential(
         nn.Conv2D(3, 16, 5, rng=rng, input_grad=False), nn.BatchNorm(16), nn.ReLU(), nn.MaxPool2D(2, cover_all=False),

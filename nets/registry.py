@@ -8,7 +8,7 @@ from nanonet import serialize
 from nanonet.data.augment import Augment
 from nanonet.data.normalize import Normalization
 from nets import cascade
-from nets.frg import anime12, anime_calibration, frgnet, frgnet_slim
+from nets.frg import anime12, anime24, frgnet, frgnet_slim
 
 SHARED_DATA = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
 
@@ -50,7 +50,10 @@ NETS = {spec.name: spec for spec in [
             os.path.join(SHARED_DATA, "anime-faces-64.zip"), "the anime detector's 12x12 first stage",
             normalization="channel", augment=Augment(flip=True, rot90=True), lr=0.01, lr_decay=0.9, batch=128,
             epochs=10),
-    NetSpec("animecal", lambda rng, classes: anime_calibration(rng, classes), 24,
+    NetSpec("anime24", lambda rng, classes: anime24(rng, classes), 24,
+            os.path.join(SHARED_DATA, "anime-faces-64.zip"), "the anime detector's 24x24 second stage",
+            normalization="channel", augment=Augment(flip=True), lr=0.01, lr_decay=0.9, batch=128, epochs=8),
+    NetSpec("animecal", lambda rng, classes: anime24(rng, classes), 24,
             os.path.join(SHARED_DATA, "anime-faces-64.zip"), "the anime detector's calibration net: 45 corrections",
             # no augmentation: a mirrored or rotated window needs another pattern
             normalization="channel", samples="calibration", per_face=15, displaced=15, scenes=3000, lr=0.01,

@@ -18,7 +18,7 @@ from nanonet.data.detection import CALIBRATION_PATTERNS
 from nets.detector import (Classifier, Net, SlidingWindowDetector, as_rgb, calibrated, joined, octaves, pyramid,
                            pyramid_windows, scan_pyramid, voted)
 from nets import cascade
-from nets.frg import anime12, anime_calibration, frgnet_slim
+from nets.frg import anime12, anime24, frgnet_slim
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -161,7 +161,7 @@ def test_a_mean_over_views_is_exact_where_it_reaches_the_threshold_and_reads_no_
 def test_a_calibration_net_moves_the_proposals_or_else_the_windows_kept():
     image = np.random.default_rng(3).integers(0, 256, (120, 160, 3)).astype(np.uint8)
     first, classifier = Classifier(_slim(build=anime12), NORM, 0, 12), Classifier(_slim(), NORM, 0, 64)
-    cal = Net(_slim(build=anime_calibration), NORM, 24, 45)
+    cal = Net(_slim(build=anime24), NORM, 24, 45)
     levels = octaves(image, 64)
 
     def moved(boxes):     # as the detector's default, mirror=True: each correction read from both crops
@@ -186,7 +186,7 @@ def test_a_calibration_net_moves_the_proposals_or_else_the_windows_kept():
 def test_calibrated_windows_that_converge_are_merged_before_the_classifier_reads_them():
     image = np.random.default_rng(3).integers(0, 256, (120, 160, 3)).astype(np.uint8)
     first, classifier = Classifier(_slim(build=anime12), NORM, 0, 12), Classifier(_slim(), NORM, 0, 64)
-    cal = Net(_slim(build=anime_calibration), NORM, 24, 45)
+    cal = Net(_slim(build=anime24), NORM, 24, 45)
     options = dict(threshold=0.0, nms_iou=1.0, proposal_threshold=0.0, vote_iou=1.0)
     apart = SlidingWindowDetector(classifier, first, cal, merge_iou=1.0, **options)
     proposed, proposed_scores = joined(scan_pyramid(first, image, apart.window_sizes(120, 160), 0.0),
@@ -199,6 +199,39 @@ def test_calibrated_windows_that_converge_are_merged_before_the_classifier_reads
     assert len(boxes) == len(merged)
     assert all(np.isclose(merged, b).all(axis=1).any() for b in boxes)
     np.testing.assert_allclose(np.sort(apart.detect(image)[0], axis=0), np.sort(moved, axis=0))
+
+
+def test_a_second_stage_keeps_from_the_classifier_the_windows_it_rejects_and_stages_stop_early():
+    image = np.random.default_rng(3).integers(0, 256, (120, 160, 3)).astype(np.uint8)
+    first, classifier = Classifier(_slim(build=anime12), NORM, 0, 12), Classifier(_slim(), NORM, 0, 64)
+    cal, second = Net(_slim(build=anime24), NORM, 24, 45), Classifier(_slim(1, lambda rng: anime24(rng, 2)), NORM, 0, 24)
+    options = dict(threshold=0.0, nms_iou=1.0, proposal_threshold=0.0, vote_iou=1.0)
+    levels = octaves(image, 64)
+    without = SlidingWindowDetector(classifier, first, cal, **options)
+    # stage 1 alone: the calibrated, merged proposals, with the first stage's scores
+    proposals, proposal_scores = SlidingWindowDetector(classifier, first, cal, second, stages=1, **options).detect(image)
+    scanned = np.concatenate([s for _, s in scan_pyramid(first, image, without.window_sizes(120, 160), 0.0)])
+    assert without.stages == 2 and len(proposals) > 1
+    assert np.isclose(proposal_scores[:, None], scanned[None]).any(axis=1).all()
+    judged = classifier.mirrored(pyramid_windows(levels, proposals, 64), 0.0)
+    np.testing.assert_allclose(np.sort(without.detect(image)[1]), np.sort(judged), rtol=1e-6)
+    # stage 2: those the second stage scores at least second_threshold, each crop read once
+    second_scores = second.face_probability(pyramid_windows(levels, proposals, 24))
+    cut = np.median(second_scores)
+    passed, passed_scores = SlidingWindowDetector(classifier, first, cal, second, second_threshold=cut, stages=2,
+                                                  **options).detect(image)
+    order = np.argsort(-second_scores, kind="stable")          # the final suppression sorts them
+    order = order[second_scores[order] >= cut]
+    np.testing.assert_allclose(passed, proposals[order])
+    np.testing.assert_allclose(passed_scores, second_scores[order], rtol=1e-6)
+    # all stages: the classifier judges only the windows that passed
+    _, scores = SlidingWindowDetector(classifier, first, cal, second, second_threshold=cut, **options).detect(image)
+    np.testing.assert_allclose(np.sort(scores), np.sort(judged[second_scores >= cut]), rtol=1e-6)
+    everything = SlidingWindowDetector(classifier, first, cal, second, second_threshold=0.0, **options)
+    np.testing.assert_allclose(np.sort(everything.detect(image)[1]), np.sort(judged), rtol=1e-6)
+    for bad in (dict(stages=4), dict(stages=2, method="windows")):
+        with pytest.raises(ValueError, match="stages"):
+            SlidingWindowDetector(classifier, first, cal, second, **bad)
 
 
 class _PatternNet:

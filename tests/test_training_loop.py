@@ -184,6 +184,11 @@ def test_hard_negatives_join_the_training_set(tmp_path):
     assert cut > 0 and training(misframed) == training(mining) + cut
     alone = _train_py(*args, "--misframed", "2")
     assert alone.returncode == 2 and "--misframed" in alone.stderr
+    # a single net is a detector of one stage: the stages to mine with can be 1, and no more
+    one = _train_py(*args, "--hard-negatives", str(model), "--mine-stages", "1")
+    assert one.returncode == 0 and training(one) == training(mining), one.stderr
+    two = _train_py(*args, "--hard-negatives", str(model), "--mine-stages", "2")
+    assert two.returncode == 2 and "stages 2" in two.stderr and "Traceback" not in two.stderr, two.stderr
 
 
 def test_negatives_of_earlier_runs_join_the_training_set(tmp_path):
