@@ -113,7 +113,8 @@ def main(argv=None):
     rows = []
     detectors = {"lbpcascade_animeface": lbp, f"nanonet {args.model}": ours.detect}
     photos = [a.path for a in webfaces_validation()[:args.photos]]    # read in turn: together they fill 0.5 GB
-    real_scenes = [(read_image(p), np.zeros((0, 4))) for p in sorted(glob.glob(os.path.join(peers.ANIME_SCENES, "*.jpg")))]
+    real_scenes = [(read_image(p), np.zeros((0, 4)))
+                   for p in sorted(glob.glob(os.path.join(peers.ANIME_SCENES, "*.jpg")))]
     real = evaluate(detectors, real_scenes * REAL_ROUNDS)
     for name, (recall, fppi, ms, _) in evaluate(detectors, scenes).items():
         wrong = sum(len(detectors[name](read_image(p))[0]) for p in photos) / max(len(photos), 1)
@@ -136,6 +137,8 @@ def main(argv=None):
     tuned = evaluate({k: nets.load(args.model, **point).detect for k, point in enumerate(points)}, tuning)
     tuned = [(point, tuned[k][:3]) for k, point in enumerate(points)]
     drawn = picture(ours, lbp, os.path.join(peers.ANIME_SCENES, "detect_04.jpg"))
+    second_stage = (f"a 24x24 second stage keeping those it scores {ours.second_threshold} or more, "
+                    if ours.second_stage else "")
     body = "\n".join([
         "## Anime faces: nanonet against lbpcascade_animeface (`benchmarks/bench_anime.py`)", "",
         f"Machine: {machine_line()}; one thread each. {args.scenes} composed 512x512 scenes holding "
@@ -144,7 +147,7 @@ def main(argv=None):
         f"first stage {ours.proposal_threshold} with overlaps above {ours.proposal_iou} suppressed, "
         f"{'its windows calibrated (45 patterns) before the classifier judges them, ' if ours.calibration else ''}"
         f"{f'calibrated windows overlapping by {ours.merge_iou} or more merged, ' if ours.calibration else ''}"
-        f"{f'a 24x24 second stage keeping those it scores {ours.second_threshold} or more, ' if ours.second_stage else ''}"
+        f"{second_stage}"
         f"final overlaps above {ours.nms_iou} suppressed, "
         f"{'each crop averaged with its mirror image, ' if ours.mirror else ''}"
         f"box voting at IoU {ours.vote_iou}, scale step {ours.scale_step}.", "",

@@ -18,7 +18,8 @@ ANIME_KINDS = ("face", "face", "calibration", "face")
 
 def load(name="face", gpu=-1, **options):
     """A detector: "face" (the CNN cascade of Li et al.), "anime" (FrgNet64-slim behind a 12x12 first stage, a
-    calibration net and a 24x24 second stage), or the path of a model file that train.py wrote for a face / non-face net (used alone).
+    calibration net and a 24x24 second stage), or the path of a model file that train.py wrote for a face /
+    non-face net (used alone).
     `options` go to CascadeDetector or SlidingWindowDetector (min_size, threshold, nms_iou, ...). Its
     .detect(image) returns (boxes (K, 4) as x, y, w, h, scores (K,))."""
     from nets.detector import SlidingWindowDetector
@@ -52,8 +53,9 @@ def load_cascade(paths, gpu=-1, **options):
 
 
 def _check_options(detector, options, name):
-    known = [p for p in inspect.signature(detector).parameters if p not in ("classifier", "first_stage", "calibration", "second_stage")
-             and not p.startswith(("net", "cal"))]
+    net_arguments = ("classifier", "first_stage", "calibration", "second_stage")
+    known = [p for p in inspect.signature(detector).parameters
+             if p not in net_arguments and not p.startswith(("net", "cal"))]
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise ValueError(f"the {name} detector has no option {', '.join(unknown)}; it takes {', '.join(known)}")

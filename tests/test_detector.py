@@ -204,12 +204,14 @@ def test_calibrated_windows_that_converge_are_merged_before_the_classifier_reads
 def test_a_second_stage_keeps_from_the_classifier_the_windows_it_rejects_and_stages_stop_early():
     image = np.random.default_rng(3).integers(0, 256, (120, 160, 3)).astype(np.uint8)
     first, classifier = Classifier(_slim(build=anime12), NORM, 0, 12), Classifier(_slim(), NORM, 0, 64)
-    cal, second = Net(_slim(build=anime24), NORM, 24, 45), Classifier(_slim(1, lambda rng: anime24(rng, 2)), NORM, 0, 24)
+    cal = Net(_slim(build=anime24), NORM, 24, 45)
+    second = Classifier(_slim(1, lambda rng: anime24(rng, 2)), NORM, 0, 24)
     options = dict(threshold=0.0, nms_iou=1.0, proposal_threshold=0.0, vote_iou=1.0)
     levels = octaves(image, 64)
     without = SlidingWindowDetector(classifier, first, cal, **options)
     # stage 1 alone: the calibrated, merged proposals, with the first stage's scores
-    proposals, proposal_scores = SlidingWindowDetector(classifier, first, cal, second, stages=1, **options).detect(image)
+    proposals, proposal_scores = SlidingWindowDetector(classifier, first, cal, second, stages=1,
+                                                       **options).detect(image)
     scanned = np.concatenate([s for _, s in scan_pyramid(first, image, without.window_sizes(120, 160), 0.0)])
     assert without.stages == 2 and len(proposals) > 1
     assert np.isclose(proposal_scores[:, None], scanned[None]).any(axis=1).all()
