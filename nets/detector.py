@@ -22,7 +22,13 @@ Three ways to score them:
   24-net), only the merged windows it scores at least `second_threshold` go on to the classifier: on busy
   illustrations the classifier rejected 97% of what it read, at ten times the second stage's cost a window.
   `stages` stops the cascade early (1: the merged windows, 2: those the second stage passes), which is how
-  the second stage's hard negatives are mined.
+  the second stage's hard negatives are mined. With `judge_moved` (the default, given a calibration net) the
+  classifier judges each window twice, where it lies and where the calibration net moves it again, scores
+  it by the mean of the two and returns the moved box, as the face cascade's 48-net does: the classifier's
+  scores saturate near 1 about a face, and the final suppression kept, by a hair, a window of 1.3x the face
+  about as often as one that framed it. On 2000 scenes composed from the held-out crops (seeds 20 to 39 of
+  nets/scenes.py), at threshold 0.9 false positives fell from 14 to 6 and recall rose from 0.955 to 0.956;
+  on 2000 others (seeds 40 to 59), from 12 to 5 and from 0.953 to 0.955.
 With `mirror`, a cut-out window's score is the mean of the classifier's for the crop and for its mirror
 image (the "fcn" path has no crops, and ignores it; the second stage reads each crop once: its mirror image
 bought no recall on 200 tuning scenes), and each calibration the mean of the corrections read
@@ -155,7 +161,8 @@ class SlidingWindowDetector:
 
     def __init__(self, classifier, first_stage=None, calibration=None, second_stage=None, min_size=48, threshold=0.9,
                  nms_iou=0.1, scale_step=1.25, method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.3,
-                 proposal_iou=0.7, mirror=True, vote_iou=1.0, merge_iou=0.8, second_threshold=0.1, stages=None):
+                 proposal_iou=0.7, mirror=True, vote_iou=1.0, merge_iou=0.8, second_threshold=0.1, judge_moved=True,
+                 stages=None):
         method = method or ("cascade" if first_stage else "fcn")
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
@@ -167,6 +174,7 @@ class SlidingWindowDetector:
         self.min_neighbors, self.group_iou = min_neighbors, group_iou
         self.proposal_threshold, self.proposal_iou, self.mirror = proposal_threshold, proposal_iou, mirror
         self.vote_iou, self.merge_iou, self.second_threshold = vote_iou, merge_iou, second_threshold
+        self.judge_moved = judge_moved and method == "cascade" and calibration is not None
         count = 1 + (method == "cascade") + (self.second_stage is not None)
         self.stages = stages or count
         if not 1 <= self.stages <= count or (self.stages < count and method != "cascade"):
@@ -194,15 +202,17 @@ class SlidingWindowDetector:
             boxes, scores = self.judged(self.second_stage, self.second_threshold, boxes, levels, mirror=False)
         if not self.complete:
             return boxes, scores
-        return self.judged(self.classifier, self.threshold, boxes, levels, self.mirror)
+        if not self.judge_moved:
+            return self.judged(self.classifier, self.threshold, boxes, levels, self.mirror)
+        cut = functools.partial(pyramid_windows, levels)
+        return judged_windows(self.classifier, boxes, cut(boxes, self.classifier.window), self.threshold,
+                              self.mirror, self.calibration, cut)
 
     @staticmethod
     def judged(net, threshold, boxes, levels, mirror):
         """(boxes, scores) of the windows (K, 4) that `net` scores at least `threshold`, read from their crops
         cut from `levels` (and with `mirror`, their mirror images too)."""
-        crops = pyramid_windows(levels, boxes, net.window)
-        scores = net.mirrored(crops, threshold) if mirror else net.face_probability(crops)
-        return boxes[scores >= threshold], scores[scores >= threshold]
+        return judged_windows(net, boxes, pyramid_windows(levels, boxes, net.window), threshold, mirror)
 
     def calibrated(self, boxes, levels):
         """boxes corrected by the calibration net, if there is one, from their crops cut from `levels`."""
@@ -247,6 +257,27 @@ def calibrated(cal, boxes, crops, mirror=False):
     other = calibrate(boxes, cal.probabilities(crops[:, :, ::-1]))
     other[:, 0] = 2 * boxes[:, 0] + boxes[:, 2] - other[:, 0] - other[:, 2]   # x' mirrored about the window
     return (corrected + other) / 2
+
+
+def judged_windows(net, boxes, crops, threshold, mirror, cal=None, cut=None):
+    """(boxes, scores) of the windows (K, 4) that face / non-face net `net` scores at least `threshold`, read from
+    their crops (K, side, side, 3) at its input side. A score is the mean of the face probabilities of the
+    window's views: its crop and, given a calibration net `cal`, the crop of the window where `cal` moves it,
+    cut out of the image by `cut(boxes, side)`; with `mirror`, each also as its mirror image. With `cal`, the
+    boxes returned are the moved ones."""
+    views = [lambda i: crops[i], lambda i: crops[i, :, ::-1]][:1 + mirror]
+    moved_boxes, moved_crops = boxes.copy(), np.empty_like(crops)
+
+    def moved(i):
+        cal_crops = crops[i] if cal.window == net.window else cut(boxes[i], cal.window)
+        moved_boxes[i] = calibrated(cal, boxes[i], cal_crops, mirror)
+        moved_crops[i] = cut(moved_boxes[i], net.window)
+        return moved_crops[i]
+    if cal is not None:     # last: the calibration moves only the windows that the first views leave in play
+        views += [moved, lambda i: moved_crops[i, :, ::-1]][:1 + mirror]
+    scores = net.mean_probability(views, len(boxes), threshold)
+    passed = np.flatnonzero(scores >= threshold)
+    return moved_boxes[passed], scores[passed]
 
 
 def voted(boxes, scores, keep, min_iou):
