@@ -22,18 +22,17 @@ Three ways to score them:
   24-net), only the merged windows it scores at least `second_threshold` go on to the classifier: on busy
   illustrations the classifier rejected 97% of what it read, at ten times the second stage's cost a window.
   `stages` stops the cascade early (1: the merged windows, 2: those the second stage passes), which is how
-  the second stage's hard negatives are mined. With `judge_moved` (the default, given a calibration net) the
-  classifier judges each window twice, where it lies and where the calibration net moves it again, scores
-  it by the mean of the two and returns the moved box, as the face cascade's 48-net does: the classifier's
-  scores saturate near 1 about a face, and the final suppression kept, by a hair, a window of 1.3x the face
-  about as often as one that framed it. On 2000 scenes composed from the held-out crops (seeds 20 to 39 of
-  nets/scenes.py), at threshold 0.9 false positives fell from 14 to 6 and recall rose from 0.955 to 0.956;
-  on 2000 others (seeds 40 to 59), from 12 to 5 and from 0.953 to 0.955.
+  the second stage's hard negatives are mined.
+Every method calibrates the windows it keeps (the cascade once more, as Li et al. calibrate after every
+stage): the classifier's scores saturate near 1 about a face, and without it the final suppression kept, by
+a hair, a window of 1.3x the face about as often as one that framed it. On 2000 scenes composed from the
+held-out crops (seeds 20 to 39 of nets/scenes.py) the cascade's false positives fell from 14 to 8 at
+threshold 0.9, recall rising from 0.955 to 0.956; on 2000 others (seeds 40 to 59), from 12 to 5 and from
+0.953 to 0.954.
 With `mirror`, a cut-out window's score is the mean of the classifier's for the crop and for its mirror
 image (the "fcn" path has no crops, and ignores it; the second stage reads each crop once: its mirror image
 bought no recall on 200 tuning scenes), and each calibration the mean of the corrections read
-from the two, the mirror image's mirrored back. Windows scoring at least `threshold` are kept (and
-calibrated, by the methods that judged them uncalibrated); a window
+from the two, the mirror image's mirrored back. Windows scoring at least `threshold` are kept; a window
 may be asked to have `min_neighbors` others overlapping it (IoU above `group_iou`, as OpenCV's cascades group
 theirs); then overlaps above `nms_iou` are suppressed, best first, and each box kept may become the
 score-weighted mean of the boxes overlapping it by `vote_iou` or more (box voting; the default, 1, keeps it
@@ -161,8 +160,7 @@ class SlidingWindowDetector:
 
     def __init__(self, classifier, first_stage=None, calibration=None, second_stage=None, min_size=48, threshold=0.9,
                  nms_iou=0.1, scale_step=1.25, method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.3,
-                 proposal_iou=0.7, mirror=True, vote_iou=1.0, merge_iou=0.8, second_threshold=0.1, judge_moved=True,
-                 stages=None):
+                 proposal_iou=0.7, mirror=True, vote_iou=1.0, merge_iou=0.8, second_threshold=0.1, stages=None):
         method = method or ("cascade" if first_stage else "fcn")
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
@@ -174,7 +172,6 @@ class SlidingWindowDetector:
         self.min_neighbors, self.group_iou = min_neighbors, group_iou
         self.proposal_threshold, self.proposal_iou, self.mirror = proposal_threshold, proposal_iou, mirror
         self.vote_iou, self.merge_iou, self.second_threshold = vote_iou, merge_iou, second_threshold
-        self.judge_moved = judge_moved and method == "cascade" and calibration is not None
         count = 1 + (method == "cascade") + (self.second_stage is not None)
         self.stages = stages or count
         if not 1 <= self.stages <= count or (self.stages < count and method != "cascade"):
@@ -202,11 +199,7 @@ class SlidingWindowDetector:
             boxes, scores = self.judged(self.second_stage, self.second_threshold, boxes, levels, mirror=False)
         if not self.complete:
             return boxes, scores
-        if not self.judge_moved:
-            return self.judged(self.classifier, self.threshold, boxes, levels, self.mirror)
-        cut = functools.partial(pyramid_windows, levels)
-        return judged_windows(self.classifier, boxes, cut(boxes, self.classifier.window), self.threshold,
-                              self.mirror, self.calibration, cut)
+        return self.judged(self.classifier, self.threshold, boxes, levels, self.mirror)
 
     @staticmethod
     def judged(net, threshold, boxes, levels, mirror):
@@ -235,7 +228,7 @@ class SlidingWindowDetector:
             boxes, scores = self.judged(self.classifier, self.threshold, boxes, levels, self.mirror)
         else:
             boxes, scores = self.cascade(image, sizes, levels)
-        if self.method != "cascade":     # the cascade's windows were calibrated before they were judged
+        if self.complete:
             boxes = self.calibrated(boxes, levels)
         if self.min_neighbors:
             supported = neighbours(boxes, self.group_iou) >= self.min_neighbors

@@ -158,7 +158,7 @@ def test_a_mean_over_views_is_exact_where_it_reaches_the_threshold_and_reads_no_
     assert [list(i) for i in read] == [[0, 1, 2, 3, 4], [0, 2, 3], [0, 3]]
 
 
-def test_a_calibration_net_moves_the_proposals_or_else_the_windows_kept():
+def test_a_calibration_net_moves_the_windows_kept_and_the_first_stage_s_before_they_are_judged():
     image = np.random.default_rng(3).integers(0, 256, (120, 160, 3)).astype(np.uint8)
     first, classifier = Classifier(_slim(build=anime12), NORM, 0, 12), Classifier(_slim(), NORM, 0, 64)
     cal = Net(_slim(build=anime24), NORM, 24, 45)
@@ -166,39 +166,41 @@ def test_a_calibration_net_moves_the_proposals_or_else_the_windows_kept():
 
     def moved(boxes):     # as the detector's default, mirror=True: each correction read from both crops
         return calibrated(cal, boxes, pyramid_windows(levels, boxes, 24), mirror=True)
-    options = dict(threshold=0.0, nms_iou=1.0, proposal_threshold=0.0, vote_iou=1.0, judge_moved=False)
+    options = dict(threshold=0.0, nms_iou=1.0, proposal_threshold=0.0, vote_iou=1.0)
     # the grid's windows: only those kept are calibrated
     plain, scores = SlidingWindowDetector(classifier, method="windows", **options).detect(image)
     kept, kept_scores = SlidingWindowDetector(classifier, None, cal, method="windows", **options).detect(image)
     np.testing.assert_array_equal(kept_scores, scores)
     np.testing.assert_allclose(kept, moved(plain))
-    # the first stage's windows: calibrated before the classifier judges them
+    # the first stage's windows: calibrated before the classifier judges them, and those it keeps once more
     detector = SlidingWindowDetector(classifier, first, cal, merge_iou=1.0, **options)
     proposed, proposed_scores = joined(scan_pyramid(first, image, detector.window_sizes(120, 160), 0.0),
                                        np.zeros((0, 4)), np.zeros(0))
     judged = moved(proposed[nms(proposed, proposed_scores, detector.proposal_iou)])
     boxes, scores = detector.detect(image)
     order = np.argsort(-classifier.mirrored(pyramid_windows(levels, judged, 64), 0.0), kind="stable")
-    np.testing.assert_allclose(boxes, judged[order])
+    np.testing.assert_allclose(boxes, moved(judged[order]))
     assert not np.allclose(judged, proposed[nms(proposed, proposed_scores, detector.proposal_iou)])
+    assert not np.allclose(moved(judged), judged)
 
 
 def test_calibrated_windows_that_converge_are_merged_before_the_classifier_reads_them():
     image = np.random.default_rng(3).integers(0, 256, (120, 160, 3)).astype(np.uint8)
     first, classifier = Classifier(_slim(build=anime12), NORM, 0, 12), Classifier(_slim(), NORM, 0, 64)
     cal = Net(_slim(build=anime24), NORM, 24, 45)
-    options = dict(threshold=0.0, nms_iou=1.0, proposal_threshold=0.0, vote_iou=1.0, judge_moved=False)
+    options = dict(threshold=0.0, nms_iou=1.0, proposal_threshold=0.0, vote_iou=1.0)
     apart = SlidingWindowDetector(classifier, first, cal, merge_iou=1.0, **options)
     proposed, proposed_scores = joined(scan_pyramid(first, image, apart.window_sizes(120, 160), 0.0),
                                        np.zeros((0, 4)), np.zeros(0))
-    keep = nms(proposed, proposed_scores, apart.proposal_iou)
-    moved, moved_scores = apart.calibrated(proposed[keep], octaves(image, 64)), proposed_scores[keep]
+    keep, levels = nms(proposed, proposed_scores, apart.proposal_iou), octaves(image, 64)
+    moved, moved_scores = apart.calibrated(proposed[keep], levels), proposed_scores[keep]
     merged = voted(moved, moved_scores, nms(moved, moved_scores, 0.5), 0.5)
     assert 0 < len(merged) < len(moved)
     boxes, _ = SlidingWindowDetector(classifier, first, cal, merge_iou=0.5, **options).detect(image)
-    assert len(boxes) == len(merged)
-    assert all(np.isclose(merged, b).all(axis=1).any() for b in boxes)
-    np.testing.assert_allclose(np.sort(apart.detect(image)[0], axis=0), np.sort(moved, axis=0))
+    assert len(boxes) == len(merged)     # each judged, then calibrated once more
+    assert all(np.isclose(apart.calibrated(merged, levels), b).all(axis=1).any() for b in boxes)
+    np.testing.assert_allclose(np.sort(apart.detect(image)[0], axis=0),
+                               np.sort(apart.calibrated(moved, levels), axis=0))
 
 
 def test_a_second_stage_keeps_from_the_classifier_the_windows_it_rejects_and_stages_stop_early():
@@ -206,7 +208,7 @@ def test_a_second_stage_keeps_from_the_classifier_the_windows_it_rejects_and_sta
     first, classifier = Classifier(_slim(build=anime12), NORM, 0, 12), Classifier(_slim(), NORM, 0, 64)
     cal = Net(_slim(build=anime24), NORM, 24, 45)
     second = Classifier(_slim(1, lambda rng: anime24(rng, 2)), NORM, 0, 24)
-    options = dict(threshold=0.0, nms_iou=1.0, proposal_threshold=0.0, vote_iou=1.0, judge_moved=False)
+    options = dict(threshold=0.0, nms_iou=1.0, proposal_threshold=0.0, vote_iou=1.0)
     levels = octaves(image, 64)
     without = SlidingWindowDetector(classifier, first, cal, **options)
     # stage 1 alone: the calibrated, merged proposals, with the first stage's scores
@@ -234,30 +236,6 @@ def test_a_second_stage_keeps_from_the_classifier_the_windows_it_rejects_and_sta
     for bad in (dict(stages=4), dict(stages=2, method="windows")):
         with pytest.raises(ValueError, match="stages"):
             SlidingWindowDetector(classifier, first, cal, second, **bad)
-
-
-def test_the_classifier_also_judges_each_window_where_the_calibration_net_moves_it():
-    image = np.random.default_rng(3).integers(0, 256, (120, 160, 3)).astype(np.uint8)
-    first, classifier = Classifier(_slim(build=anime12), NORM, 0, 12), Classifier(_slim(), NORM, 0, 64)
-    cal = Net(_slim(build=anime24), NORM, 24, 45)
-    seen = []
-    brightness = lambda crops: crops.mean(axis=(1, 2, 3)) / 255   # noqa: E731
-    classifier.face_probability = lambda crops: seen.append(crops.copy()) or brightness(crops)
-    options = dict(threshold=0.0, nms_iou=1.0, proposal_threshold=0.0, vote_iou=1.0)
-    boxes, scores = SlidingWindowDetector(classifier, first, cal, **options).detect(image)
-    crops, mirrors, moved, moved_mirrors = seen
-    assert np.array_equal(mirrors, crops[:, :, ::-1]) and np.array_equal(moved_mirrors, moved[:, :, ::-1])
-    np.testing.assert_allclose(np.sort(scores), np.sort((brightness(crops) + brightness(moved)) / 2), rtol=1e-6)
-    # the boxes returned are where the moved crops were cut, a calibration of the windows judged
-    levels = octaves(image, 64)
-    np.testing.assert_allclose(np.sort(brightness(pyramid_windows(levels, boxes, 64))), np.sort(brightness(moved)))
-    assert not np.allclose(np.sort(brightness(moved)), np.sort(brightness(crops)))
-    seen.clear()
-    _, one_view = SlidingWindowDetector(classifier, first, cal, judge_moved=False, **options).detect(image)
-    assert len(seen) == 2
-    np.testing.assert_allclose(np.sort(one_view), np.sort(brightness(crops)), rtol=1e-6)
-    # without a calibration net there is nothing to move the windows
-    assert not SlidingWindowDetector(classifier, first, **options).judge_moved
 
 
 class _PatternNet:
