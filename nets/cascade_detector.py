@@ -33,15 +33,12 @@ hit more faces and merge more of their duplicates), for at most a sixth more tim
 A window's score is its last net's face probability. `stages` stops the cascade early (1 or 2), which
 is how the later nets' hard negatives are mined.
 """
-import functools
-
 import numpy as np
 
 from nanonet.data.image import read_image
 from nanonet.kernels.nms import nms
 from nanonet.kernels.windows import extract_windows
-from nets.detector import (EMPTY_BOXES, EMPTY_SCORES, as_rgb, calibrated, joined, judged_windows, scan_pyramid,
-                           voted, window_sizes)
+from nets.detector import EMPTY_BOXES, EMPTY_SCORES, as_rgb, calibrated, joined, scan_pyramid, voted, window_sizes
 
 
 class CascadeDetector:
@@ -101,8 +98,18 @@ class CascadeDetector:
         probabilities for the views of the window: its crop, and with `judge_moved` the crop of the
         window as the 48-cal net moves it (each with its mirror image, with `mirror`)."""
         net, cal = self.nets[2]
+        moved_boxes, moved_crops = boxes.copy(), np.empty_like(crops)
+
+        def moved(i):
+            moved_boxes[i] = calibrated(cal, boxes[i], crops[i], self.mirror)
+            moved_crops[i] = extract_windows(image, moved_boxes[i], net.window)
+            return moved_crops[i]
+
+        views = [lambda i: crops[i], lambda i: crops[i, :, ::-1]][:1 + self.mirror]
+        if self.judge_moved:    # last: the 48-cal net moves only the windows that the crop leaves in play
+            views += [moved, lambda i: moved_crops[i, :, ::-1]][:1 + self.mirror]
+        scores = net.mean_probability(views, len(boxes), self.thresholds[2])
+        passed = np.flatnonzero(scores >= self.thresholds[2])
         if self.judge_moved:
-            return judged_windows(net, boxes, crops, self.thresholds[2], self.mirror, cal,
-                                  functools.partial(extract_windows, image))
-        boxes, scores = judged_windows(net, boxes, crops, self.thresholds[2], self.mirror)
-        return calibrated(cal, boxes, extract_windows(image, boxes, cal.window), self.mirror), scores
+            return moved_boxes[passed], scores[passed]
+        return calibrated(cal, boxes[passed], crops[passed], self.mirror), scores[passed]

@@ -205,7 +205,9 @@ class SlidingWindowDetector:
     def judged(net, threshold, boxes, levels, mirror):
         """(boxes, scores) of the windows (K, 4) that `net` scores at least `threshold`, read from their crops
         cut from `levels` (and with `mirror`, their mirror images too)."""
-        return judged_windows(net, boxes, pyramid_windows(levels, boxes, net.window), threshold, mirror)
+        crops = pyramid_windows(levels, boxes, net.window)
+        scores = net.mirrored(crops, threshold) if mirror else net.face_probability(crops)
+        return boxes[scores >= threshold], scores[scores >= threshold]
 
     def calibrated(self, boxes, levels):
         """boxes corrected by the calibration net, if there is one, from their crops cut from `levels`."""
@@ -250,27 +252,6 @@ def calibrated(cal, boxes, crops, mirror=False):
     other = calibrate(boxes, cal.probabilities(crops[:, :, ::-1]))
     other[:, 0] = 2 * boxes[:, 0] + boxes[:, 2] - other[:, 0] - other[:, 2]   # x' mirrored about the window
     return (corrected + other) / 2
-
-
-def judged_windows(net, boxes, crops, threshold, mirror, cal=None, cut=None):
-    """(boxes, scores) of the windows (K, 4) that face / non-face net `net` scores at least `threshold`, read from
-    their crops (K, side, side, 3) at its input side. A score is the mean of the face probabilities of the
-    window's views: its crop and, given a calibration net `cal`, the crop of the window where `cal` moves it,
-    cut out of the image by `cut(boxes, side)`; with `mirror`, each also as its mirror image. With `cal`, the
-    boxes returned are the moved ones."""
-    views = [lambda i: crops[i], lambda i: crops[i, :, ::-1]][:1 + mirror]
-    moved_boxes, moved_crops = boxes.copy(), np.empty_like(crops)
-
-    def moved(i):
-        cal_crops = crops[i] if cal.window == net.window else cut(boxes[i], cal.window)
-        moved_boxes[i] = calibrated(cal, boxes[i], cal_crops, mirror)
-        moved_crops[i] = cut(moved_boxes[i], net.window)
-        return moved_crops[i]
-    if cal is not None:     # last: the calibration moves only the windows that the first views leave in play
-        views += [moved, lambda i: moved_crops[i, :, ::-1]][:1 + mirror]
-    scores = net.mean_probability(views, len(boxes), threshold)
-    passed = np.flatnonzero(scores >= threshold)
-    return moved_boxes[passed], scores[passed]
 
 
 def voted(boxes, scores, keep, min_iou):
