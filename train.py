@@ -275,6 +275,8 @@ def parse_args(argv):
                    help="shift each training crop's brightness by up to B (in 0..255 units; default 0)")
     p.add_argument("--contrast", type=float, default=0.0, metavar="C",
                    help="scale each training crop's contrast by 1 +- up to C (default 0)")
+    p.add_argument("--grey", type=float, default=0.0, metavar="P",
+                   help="turn each training crop grey with probability P (default 0)")
     p.add_argument("--mine-per-image", type=int, default=20,
                    help="cascade and photo mining: hard negatives kept from each image (default 20)")
     p.add_argument("--mine-threshold", type=float, metavar="P",
@@ -332,8 +334,8 @@ def main(argv=None):
         if args.jitter is not None:
             jittered = varied(spec.augment, shift=args.jitter, scale=args.jitter)
             spec = dataclasses.replace(spec, jitter=args.jitter, augment=spec.augment if spec.samples else jittered)
-        if args.brightness or args.contrast:
-            photometric = varied(spec.augment, brightness=args.brightness, contrast=args.contrast)
+        if args.brightness or args.contrast or args.grey:
+            photometric = varied(spec.augment, brightness=args.brightness, contrast=args.contrast, grey=args.grey)
             spec = dataclasses.replace(spec, augment=photometric)
         settings = {k: getattr(args, k) if getattr(args, k) is not None else getattr(spec, k)
                     for k in ("epochs", "batch", "lr", "momentum", "weight_decay", "lr_decay", "optimizer")}

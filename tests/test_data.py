@@ -143,6 +143,21 @@ def test_augmentation_is_deterministic_for_a_seed():
     assert not np.array_equal(a, c) and a.shape == image.shape and a.dtype == np.uint8
 
 
+def test_grey_turns_an_image_into_its_luma_in_every_channel_with_its_probability():
+    image = np.random.default_rng(0).integers(0, 256, (16, 16, 3)).astype(np.uint8)
+    luma = np.clip(np.rint(image.astype(float) @ [0.299, 0.587, 0.114]), 0, 255)
+    greyed, _ = Augment(grey=1.0)(image, np.random.default_rng(1))
+    assert greyed.shape == image.shape and greyed.dtype == np.uint8
+    assert np.abs(greyed.astype(float) - luma[:, :, None]).max() <= 1
+    turned = [not np.array_equal(Augment(grey=0.3)(image, np.random.default_rng(seed))[0], image)
+              for seed in range(400)]
+    assert 0.2 < np.mean(turned) < 0.4
+    # off, it draws nothing: the other steps draw as before
+    plain = Augment(flip=True, shift=0.1)
+    np.testing.assert_array_equal(plain(image, np.random.default_rng(2))[0],
+                                  Augment(flip=True, shift=0.1, grey=0.0)(image, np.random.default_rng(2))[0])
+
+
 def test_batches_are_the_same_with_and_without_prefetch(folders):
     ds, norm = FolderDataset(folders), Normalization(100, 50)
     make = lambda prefetch: BatchIterator(ds, 5, 6, norm, Augment(rot90=True), seed=3, prefetch=prefetch)  # noqa: E731

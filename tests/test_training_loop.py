@@ -293,6 +293,6 @@ def test_jitter_moves_and_rescales_every_crop_of_a_crop_data_set():
 def test_photometric_varies_brightness_and_contrast_of_every_training_crop():
     import train
     augment = registry.get("net48").augment
-    varied = train.varied(augment, brightness=40, contrast=0.4)
-    assert (varied.brightness, varied.contrast, varied.flip) == (40, 0.4, True)
-    assert (augment.brightness, augment.contrast) == (0, 0)      # the registry's own is left alone
+    varied = train.varied(augment, brightness=40, contrast=0.4, grey=0.3)
+    assert (varied.brightness, varied.contrast, varied.grey, varied.flip) == (40, 0.4, 0.3, True)
+    assert (augment.brightness, augment.contrast, augment.grey) == (0, 0, 0)   # the registry's own is left alone

@@ -45,6 +45,11 @@ def brightness_contrast(image, brightness=0.0, contrast=1.0):
     return np.clip((x - mean) * contrast + mean + brightness, 0, 255).astype(np.uint8)
 
 
+def grey(image):
+    """The image's luma (ITU-R BT.601 weights, as OpenCV's RGB2GRAY) in all three channels."""
+    return np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
+
+
 def jpeg(image, quality):
     """Re-compress as JPEG at `quality` (1-100): the blocking and ringing of web images."""
     ok, data = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
@@ -56,13 +61,15 @@ class Augment:
 
     flip: mirror with probability 1/2; rot90: rotate by a random multiple of 90 degrees (the anime data);
     rotate: max degrees; scale: max relative change; shift: max fraction of the side; brightness: max
-    shift in 0..255 units; contrast: max relative change; jpeg: (lowest quality, probability).
+    shift in 0..255 units; contrast: max relative change; grey: the probability of turning the image grey;
+    jpeg: (lowest quality, probability).
     """
 
     def __init__(self, flip=False, rot90=False, rotate=0.0, scale=0.0, shift=0.0, brightness=0.0,
-                 contrast=0.0, jpeg=None, flip_pairs=()):
+                 contrast=0.0, grey=0.0, jpeg=None, flip_pairs=()):
         self.flip, self.rot90, self.rotate, self.scale, self.shift = flip, rot90, rotate, scale, shift
-        self.brightness, self.contrast, self.jpeg, self.flip_pairs = brightness, contrast, jpeg, flip_pairs
+        self.brightness, self.contrast, self.grey = brightness, contrast, grey
+        self.jpeg, self.flip_pairs = jpeg, flip_pairs
 
     def __call__(self, image, rng, keypoints=None):
         if self.flip and rng.random() < 0.5:
@@ -77,6 +84,8 @@ class Augment:
         if self.brightness or self.contrast:
             image = brightness_contrast(image, rng.uniform(-self.brightness, self.brightness),
                                         1 + rng.uniform(-self.contrast, self.contrast))
+        if self.grey and rng.random() < self.grey:
+            image = grey(image)
         if self.jpeg and rng.random() < self.jpeg[1]:
             image = jpeg(image, rng.integers(self.jpeg[0], 96))
         return image, keypoints
