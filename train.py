@@ -334,6 +334,8 @@ def main(argv=None):
         if args.jitter is not None:
             jittered = varied(spec.augment, shift=args.jitter, scale=args.jitter)
             spec = dataclasses.replace(spec, jitter=args.jitter, augment=spec.augment if spec.samples else jittered)
+        if not 0 <= args.grey <= 1:
+            raise DataError(f"--grey {args.grey:g}: a probability, from 0 to 1")
         if args.brightness or args.contrast or args.grey:
             photometric = varied(spec.augment, brightness=args.brightness, contrast=args.contrast, grey=args.grey)
             spec = dataclasses.replace(spec, augment=photometric)

@@ -129,11 +129,12 @@ def test_init_starts_from_a_trained_models_weights_and_normalisation(tmp_path):
         f"train.py: --init {ROOT / 'nets' / 'weights' / 'face-net12.npz'}: holds a 'net12' net, not 'frg64s'")
 
 
-@pytest.mark.parametrize("problem", ["no_data", "bad_val", "unknown_net", "bad_image"])
+@pytest.mark.parametrize("problem", ["no_data", "bad_val", "unknown_net", "bad_image", "bad_grey"])
 def test_train_py_bad_input_gets_one_line_and_exit_2(tmp_path, problem):
     data = class_folders(tmp_path / "set", per_class=4)
     args = {"no_data": ["--net", "frg64", "--data", str(tmp_path / "nothing"), "--fast"],
             "bad_val": ["--net", "frg64", "--data", str(data), "--val", "half", "--fast"],
+            "bad_grey": ["--net", "frg64", "--data", str(data), "--grey", "1.5", "--fast"],
             "unknown_net": ["--net", "resnet", "--data", str(data), "--fast"],
             "bad_image": ["--net", "frg64", "--data", str(data), "--val", "0.3", "--fast"]}[problem]
     if problem == "bad_image":
