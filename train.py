@@ -24,12 +24,11 @@ from nanonet.progress import Progress
 from nanonet.training import Trainer
 import nets
 from nets import registry
-from nets.scenes import compose_scenes
+from nets.scenes import compose_scenes, scene_chunks
 
 FAST_BATCHES = 2
 FAST_IMAGES = 8  # annotated images a --fast run cuts its detection samples from
 PHOTO_HOLDOUT = 0.1  # --negative-photos keeps clear of the images the face cascade holds out by default
-SCENE_CHUNK = 250  # scenes composed at a time: 250 of 512x512 hold 0.2 GB
 
 
 def classification_sets(path, val):
@@ -76,8 +75,7 @@ def scene_sets(spec, path, val, seed, fast):
         count = FAST_IMAGES if fast else max(spec.scenes // (10 if k else 1), 1)
         rng = np.random.default_rng([seed, 4, k])
         parts = []
-        for start in range(0, count, SCENE_CHUNK):
-            scenes = compose_scenes(crops, min(SCENE_CHUNK, count - start), rng, face_class=crops.classes.index("face"))
+        for scenes in scene_chunks(crops, count, rng, face_class=crops.classes.index("face")):
             samples = calibration_samples(spec, scenes, rng)
             parts.append(detection.materialize(scenes, samples, spec.input_size, detection.CALIBRATION_CLASSES,
                                                load=lambda scene: scene.image))

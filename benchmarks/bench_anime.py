@@ -22,6 +22,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS"
 import argparse  # noqa: E402
 import collections  # noqa: E402
 import glob  # noqa: E402
+import itertools  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
@@ -38,7 +39,7 @@ from nanonet.data.detection import iou  # noqa: E402
 from nanonet.data.image import read_image  # noqa: E402
 from nets.registry import NETS  # noqa: E402
 from nets.detector import METHODS  # noqa: E402
-from nets.scenes import compose_scenes  # noqa: E402
+from nets.scenes import compose_scenes, scene_chunks  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
 REAL_ROUNDS = 3  # the 8 real scenes are timed 3 times over, for a steadier median
@@ -53,12 +54,10 @@ SHOWS_A_FACE = ("nonface/csc_13496_jpg.jpg",)
 Result = collections.namedtuple("Result", "recall fppi ms outputs faces")
 
 
-def composed(dataset, count, seed, chunk=250):
-    """compose_scenes(dataset, count, np.random.default_rng(seed)), the same scenes, composed `chunk` at a time
-    as they are read: a generator (2000 scenes fill 1.6 GB)."""
-    rng = np.random.default_rng(seed)
-    for start in range(0, count, chunk):
-        yield from compose_scenes(dataset, min(chunk, count - start), rng)
+def scenes_of(dataset, count):
+    """The benchmark's `count` scenes (seed 0) composed from `dataset`, one by one as they are read (2000 scenes
+    fill 1.6 GB)."""
+    return itertools.chain.from_iterable(scene_chunks(dataset, count, np.random.default_rng(0)))
 
 
 def evaluate(detectors, scenes):
@@ -132,14 +131,14 @@ def main(argv=None):
     real_scenes = [(read_image(p), np.zeros((0, 4)))
                    for p in sorted(glob.glob(os.path.join(peers.ANIME_SCENES, "*.jpg")))]
     real = evaluate(detectors, real_scenes * REAL_ROUNDS)
-    results = evaluate(detectors, composed(held_out, args.scenes, 0))
+    results = evaluate(detectors, scenes_of(held_out, args.scenes))
     for name, result in results.items():
         wrong = sum(len(detectors[name](read_image(p))[0]) for p in photos) / max(len(photos), 1)
         found = sum(len(boxes) for boxes, _ in real[name].outputs[:len(real_scenes)])
         rows.append(f"| {name} | {result.recall:.3f} | {result.fppi:.3f} ({round(result.fppi * args.scenes)}) | "
                     f"{wrong:.3f} | {result.ms:.1f} | {found} | {real[name].ms:.1f} |")
     raw = [f"| {name} | {r.recall:.3f} | {r.fppi:.3f} ({round(r.fppi * args.scenes)}) |"
-           for name, r in evaluate(detectors, composed(every_crop, args.scenes, 0)).items()]
+           for name, r in evaluate(detectors, scenes_of(every_crop, args.scenes)).items()]
     few = compose_scenes(held_out, METHOD_SCENES, np.random.default_rng(0))
     methods = evaluate({m: nets.load(args.model, method=m, **({} if m == "cascade" else {"mirror": False})).detect
                         for m in METHODS if m != "cascade" or ours.first_stage is not None}, few)

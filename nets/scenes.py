@@ -40,3 +40,11 @@ def compose_scenes(dataset, count, rng, side=512, face_class=0, face_sides=(48, 
                     break
         scenes.append(Scene(image, np.array(boxes).reshape(-1, 4)))
     return scenes
+
+
+def scene_chunks(dataset, count, rng, chunk=250, **options):
+    """The scenes of compose_scenes(dataset, count, rng, **options), composed `chunk` at a time as they are
+    asked for: a generator of lists (250 scenes of 512x512 hold 0.2 GB). Each chunk is composed only when the
+    one before has been taken, so draws the caller makes from `rng` in between come in the same order."""
+    for start in range(0, count, chunk):
+        yield compose_scenes(dataset, min(chunk, count - start), rng, **options)

@@ -238,6 +238,19 @@ def test_a_second_stage_keeps_from_the_classifier_the_windows_it_rejects_and_sta
             SlidingWindowDetector(classifier, first, cal, second, **bad)
 
 
+def test_scenes_composed_in_chunks_are_the_scenes_composed_at_once():
+    from nanonet.data.datasets import ArrayDataset
+    from nets.scenes import compose_scenes, scene_chunks
+    rng = np.random.default_rng(0)
+    crops = ArrayDataset(rng.integers(0, 256, (6, 16, 16, 3)).astype(np.uint8), [0, 1, 0, 1, 1, 0], ["face", "no"])
+    whole = compose_scenes(crops, 5, np.random.default_rng(1), side=64, face_sides=(12, 30))
+    chunks = list(scene_chunks(crops, 5, np.random.default_rng(1), chunk=2, side=64, face_sides=(12, 30)))
+    assert [len(c) for c in chunks] == [2, 2, 1]
+    for a, b in zip(whole, [scene for chunk in chunks for scene in chunk]):
+        np.testing.assert_array_equal(a.image, b.image)
+        np.testing.assert_array_equal(a.boxes, b.boxes)
+
+
 class _PatternNet:
     """A stand-in calibration net: pattern `right` for crops brighter on the right half, `left` otherwise."""
 
