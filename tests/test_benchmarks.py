@@ -68,3 +68,25 @@ def test_bench_gpu_without_a_gpu_says_so_in_one_line(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_gpu.py"), "--out", str(tmp_path / "B.md")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "nothing to measure" in done.stdout and not (tmp_path / "B.md").exists()
+
+
+def test_anime_screen_lists_the_crops_a_detector_reads_against_their_label():
+    import numpy as np
+    from benchmarks.bench_anime import SCREEN_SIDES, screen
+    from nanonet.data.datasets import ArrayDataset
+    crops = ArrayDataset(np.stack([np.full((64, 64, 3), v, np.uint8) for v in (10, 20, 30, 40)]), [0, 0, 1, 1])
+
+    def misframes_dark_faces(scene):                # boxes a crop of value 10 moved by half its side: IoU 1/3
+        ys, xs = np.nonzero(scene[:, :, 0] == 10)
+        if not len(xs):
+            return np.zeros((0, 4)), np.zeros(0)
+        side = xs.max() - xs.min() + 1
+        return np.array([[xs.min() + side / 2, ys.min(), side, side]], float), np.ones(1)
+
+    def finds_bright_backgrounds(scene):            # a face in every scene of value 40
+        return (np.array([[0, 0, 48, 48]], float), np.ones(1)) if scene.max() == 40 else (np.zeros((0, 4)), np.zeros(0))
+
+    listed = dict(screen(crops, {"a": misframes_dark_faces, "b": finds_bright_backgrounds}))
+    assert sorted(listed) == ["0", "3"]
+    assert listed["0"] == {"a": [0.33] * len(SCREEN_SIDES), "b": [0] * len(SCREEN_SIDES)}
+    assert listed["3"] == {"a": [0, 0, 0], "b": [1, 1, 1]}
