@@ -1,17 +1,18 @@
 """The anime-face detector against lbpcascade_animeface: recall, false positives and time per image.
 
-    python benchmarks/bench_anime.py [--model anime|FILE] [--scenes 500] [--photos N] [--out BENCHMARKS.md]
+    python benchmarks/bench_anime.py [--model anime|FILE] [--scenes 2000] [--photos N] [--out BENCHMARKS.md]
+    python benchmarks/bench_anime.py --screen     # the held-out crops the detectors read against their label
 
 Scenes with known faces are composed (nets/scenes.py) from the held-out tenth of anime-faces-64.zip (the split
-train.py uses, by file name, so the shipped model never saw these crops): a 512x512 mosaic of upscaled
-non-face crops with 1 to 4 face crops pasted on it at sides of 48 to 200 pixels. A detection finds a face when
-their IoU is at least 0.5; a detection that finds none is a false positive. The LBP cascade runs with its
-README's parameters (equalised grey image, scaleFactor 1.1, minNeighbors 5, minSize 24x24). Both run
-single-threaded, taking turns on each scene; times are medians over the scenes. Both also run over the
-held-out WebFaces photographs, which hold no anime face, so that every detection there is false. The real
-scenes of ../shared/data/anime-scenes have no annotations: for them the table counts detections, and a
-picture of both detectors' boxes on one of them is written to benchmarks/out/ (not committed: it is derived
-from the data set).
+train.py uses, by file name, so the shipped model never saw these crops; less the few whose label is wrong for
+a scene, MISLABELLED below): a 512x512 mosaic of upscaled non-face crops with 1 to 4 face crops pasted on it
+at sides of 48 to 200 pixels. A detection finds a face when their IoU is at least 0.5; a detection that finds
+none is a false positive. The LBP cascade runs with its README's parameters (equalised grey image, scaleFactor
+1.1, minNeighbors 5, minSize 24x24). Both run single-threaded, taking turns on each scene; times are medians
+over the scenes. Both also run over the held-out WebFaces photographs, which hold no anime face, so that every
+detection there is false. The real scenes of ../shared/data/anime-scenes have no annotations: for them the
+table counts detections, and a picture of both detectors' boxes on one of them is written to benchmarks/out/
+(not committed: it is derived from the data set).
 """
 import os
 
