@@ -16,9 +16,11 @@ table counts detections, and a picture of both detectors' boxes on one of them i
 """
 import os
 
-# single-threaded, like the cascade; numba's OpenMP pool too, which otherwise keeps a second thread busy
-for _variable in ("OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
+# single-threaded, like the cascade; numba's OpenMP pool too, which otherwise keeps a second thread busy. Only
+# when run: a process that imports this module may have started numba's threads already
+if __name__ == "__main__":
+    for _variable in ("OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(_variable, "1")
 
 import argparse  # noqa: E402
 import collections  # noqa: E402

@@ -18,9 +18,11 @@ detectors taking turns on each image, one thread each, in 3 rounds (the median o
 """
 import os
 
-# single-threaded, like the cascades; numba's OpenMP pool too, which otherwise keeps a second thread busy
-for _variable in ("OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
+# single-threaded, like the cascades; numba's OpenMP pool too, which otherwise keeps a second thread busy. Only
+# when run: a process that imports this module may have started numba's threads already
+if __name__ == "__main__":
+    for _variable in ("OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(_variable, "1")
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
