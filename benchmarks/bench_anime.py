@@ -162,15 +162,15 @@ def main(argv=None):
     cv2.setNumThreads(1)
     _, every_crop = split_by_name(open_dataset(NETS["frg64s"].data), 0.1)
     held_out = every_crop.subset([i for i in range(len(every_crop)) if every_crop.key(i) not in MISLABELLED])
-    tuning = compose_scenes(held_out, max(args.scenes // 20, 1), np.random.default_rng(1))
     lbp = peers.lbp_animeface().detect
     ours = nets.load(args.model)
+    detectors = {"lbpcascade_animeface": lbp, f"nanonet {args.model}": ours.detect}
     if args.screen:
-        for key, readings in screen(every_crop, {"lbpcascade_animeface": lbp, f"nanonet {args.model}": ours.detect}):
+        for key, readings in screen(every_crop, detectors):
             print(key, readings, MISLABELLED.get(key, ""))
         return 0
+    tuning = compose_scenes(held_out, max(args.scenes // 20, 1), np.random.default_rng(1))
     rows = []
-    detectors = {"lbpcascade_animeface": lbp, f"nanonet {args.model}": ours.detect}
     photos = [a.path for a in webfaces_validation()[:args.photos]]    # read in turn: together they fill 0.5 GB
     real_scenes = [(read_image(p), np.zeros((0, 4)))
                    for p in sorted(glob.glob(os.path.join(peers.ANIME_SCENES, "*.jpg")))]
