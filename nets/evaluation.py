@@ -2,7 +2,9 @@
 
 A detection is a hit when its IoU with a face not yet matched is at least min_iou (0.5, as FDDB's and
 PASCAL's discrete scores); detections are matched best score first, so a face is found once and every
-further detection on it counts as a false positive.
+further detection on it counts as a false positive. Faces that the annotations miss can be given as
+`ignore` boxes (PASCAL's "difficult", WIDER FACE's ignored faces): a detection that hits no annotated face
+but overlaps one of them by min_iou or more counts neither as a hit nor as a false positive.
 """
 import numpy as np
 
@@ -23,27 +25,42 @@ def match(boxes, scores, faces, min_iou=0.5):
     return hits
 
 
+def ignored(boxes, hits, ignore, min_iou=0.5):
+    """bool (K,): which detections that are not hits overlap one of the ignore boxes (G, 4) by min_iou."""
+    if len(ignore) == 0:
+        return np.zeros(len(boxes), dtype=bool)
+    return ~hits & np.array([iou(box, ignore).max() >= min_iou for box in boxes], dtype=bool)
+
+
 class Tally:
     """Scores and hits of every detection over a set of images, with the number of faces and images."""
 
     def __init__(self):
-        self.scores, self.hits, self.faces, self.images = [], [], 0, 0
+        self.scores, self.hits, self.ignored, self.faces, self.images = [], [], [], 0, 0
 
-    def add(self, boxes, scores, faces, min_iou=0.5):
+    def add(self, boxes, scores, faces, min_iou=0.5, ignore=()):
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         self.scores.append(np.asarray(scores, dtype=np.float64))
         self.hits.append(match(boxes, scores, faces, min_iou))
+        self.ignored.append(ignored(boxes, self.hits[-1], np.asarray(ignore, np.float64).reshape(-1, 4), min_iou))
         self.faces += len(faces)
         self.images += 1
 
-    def at(self, threshold=-np.inf):
-        """(recall, false positives per image) of the detections scoring at least threshold."""
-        scores, hits = np.concatenate(self.scores + [np.zeros(0)]), np.concatenate(self.hits + [np.zeros(0, bool)])
-        kept = scores >= threshold
-        return (hits & kept).sum() / max(self.faces, 1), (~hits & kept).sum() / max(self.images, 1)
+    def false(self):
+        """bool (K,) of the last image added: its false positives."""
+        return ~self.hits[-1] & ~self.ignored[-1]
 
-    def roc(self, points=50):
+    def at(self, threshold=-np.inf, ignoring=True):
+        """(recall, false positives per image) of the detections scoring at least threshold; with
+        ignoring=False, those on ignored faces count as false positives too (the annotations alone)."""
+        scores, hits, ignored_ = (np.concatenate(parts + [np.zeros(0, dtype)]) for parts, dtype in
+                                  ((self.scores, float), (self.hits, bool), (self.ignored, bool)))
+        kept, false = scores >= threshold, ~hits & (~ignored_ if ignoring else True)
+        return (hits & kept).sum() / max(self.faces, 1), (false & kept).sum() / max(self.images, 1)
+
+    def roc(self, points=50, ignoring=True):
         """(thresholds, recall, false positives per image), thresholds spread over the scores' quantiles."""
         scores = np.concatenate(self.scores + [np.zeros(0)])
         thresholds = np.unique(np.quantile(scores, np.linspace(0, 1, points))) if len(scores) else np.zeros(0)
-        recall, fp = np.array([self.at(t) for t in thresholds]).reshape(-1, 2).T
+        recall, fp = np.array([self.at(t, ignoring) for t in thresholds]).reshape(-1, 2).T
         return thresholds, recall, fp

@@ -90,3 +90,14 @@ def test_anime_screen_lists_the_crops_a_detector_reads_against_their_label():
     assert sorted(listed) == ["0", "3"]
     assert listed["0"] == {"a": [0.33] * len(SCREEN_SIDES), "b": [0] * len(SCREEN_SIDES)}
     assert listed["3"] == {"a": [0, 0, 0], "b": [1, 1, 1]}
+
+
+def test_face_review_pools_the_detections_that_no_annotated_or_listed_face_explains():
+    np = pytest.importorskip("numpy")
+    from benchmarks.bench_face import unexplained
+    faces, missed = np.array([[0, 0, 20, 20]], float), np.array([[100, 0, 20, 20]], float)
+    detections = {"a": np.array([[1, 1, 20, 20], [50, 50, 20, 20], [101, 0, 20, 20]], float),
+                  "b": np.array([[52, 50, 20, 20], [200, 200, 30, 30]], float)}
+    clusters = unexplained(detections, faces, missed)
+    assert [names for _, names in clusters] == [["a", "b"], ["b"]]
+    np.testing.assert_allclose(clusters[0][0], [51, 50, 20, 20])

@@ -162,3 +162,14 @@ def test_a_face_is_found_once_and_the_rest_are_false_positives():
     assert tally.at() == (2 / 3, 1.0) and tally.at(0.85) == (1 / 3, 0.5)
     thresholds, recall, fp = tally.roc()
     assert (np.diff(recall) <= 0).all() and (np.diff(fp) <= 0).all() and recall[0] == 2 / 3
+
+
+def test_detections_of_an_ignored_face_are_neither_hits_nor_false_positives():
+    from nets.evaluation import Tally
+    faces, ignore = np.array([[0, 0, 10, 10]], float), np.array([[50, 50, 20, 20]], float)
+    boxes = np.array([[1, 0, 10, 10], [52, 50, 20, 20], [50, 52, 20, 20], [60, 60, 20, 20], [100, 100, 5, 5]], float)
+    tally = Tally()
+    tally.add(boxes, np.array([0.9, 0.8, 0.7, 0.6, 0.5]), faces, ignore=ignore)
+    np.testing.assert_array_equal(tally.false(), [False, False, False, True, True])
+    assert tally.at() == (1.0, 2.0) and tally.at(0.65) == (1.0, 0.0)
+    assert tally.at(ignoring=False) == (1.0, 4.0)

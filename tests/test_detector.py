@@ -156,6 +156,10 @@ def test_a_mean_over_views_is_exact_where_it_reaches_the_threshold_and_reads_no_
     assert list(np.flatnonzero(passing)) == [0, 3] and np.all(means[~passing] < 0.8)
     # at best: after view 0, windows 1 and 4 (0.1, 0.2) reach 2.2 / 3 < 0.8; after view 1, window 2 (0.9) 1.9 / 3
     assert [list(i) for i in read] == [[0, 1, 2, 3, 4], [0, 2, 3], [0, 3]]
+    read.clear()    # with a floor, a view reads only the windows whose mean over the views before reaches it
+    means = classifier.mean_probability(views, 5, threshold=0.0, floor=0.3)
+    assert [list(i) for i in read] == [[0, 1, 2, 3, 4], [0, 2, 3], [0, 2, 3]]
+    np.testing.assert_allclose(means, np.array([270, 10, 100, 285, 20]) / 300)
 
 
 def test_a_calibration_net_moves_the_windows_kept_and_the_first_stage_s_before_they_are_judged():
