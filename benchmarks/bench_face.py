@@ -176,7 +176,7 @@ def review(detectors, images, missed, path=REVIEW, columns=8, rows=5):
             detections[name] = np.asarray(boxes, np.float64).reshape(-1, 4)[np.asarray(scores) >= floor]
         for box, names in unexplained(detections, a.boxes, ignored_in(a, missed)):
             panels.append(panel(image, box, a.boxes, f"{len(listed)} {box[2]:.0f}px", side=128))
-            listed.append((os.path.basename(a.path), *np.round(box, 1), " ".join(names)))
+            listed.append((os.path.basename(a.path), *np.round(box, 1), "; ".join(names)))
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path + ".csv", "w", newline="") as f:
         csv.writer(f).writerows([("number", "file", "x", "y", "w", "h", "detectors"),
