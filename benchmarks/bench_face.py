@@ -10,11 +10,11 @@ The validation images are those train.py holds out of ../shared/data/faces-webfa
 the file name), which no stage of the cascade trained on. A detection finds a face when their IoU is at
 least 0.5 (OpenCV's Haar boxes have the same scale and centre as our face boxes: median side ratio 0.97).
 The annotations miss many faces (crowds, backgrounds, profiles, faces in pictures), which every detector that
-finds them is charged with as false positives. MISSED_FACES lists those found by looking at every detection
-that overlaps no annotated face, pooled over all the detectors here (ours at every stage setting tuned below,
-scoring at least REVIEW_FLOOR); a detection on one of them (IoU >= 0.5) counts neither as a hit nor as a
-false positive (nets/evaluation.py), and the table gives false positives both ways. `--review` draws the
-pooled detections that no listed face explains, numbered, for the next look (after a detector changes).
+finds them is charged with as false positives. MISSED_FACES lists the detections that overlap no annotated
+face, pooled over all the detectors here (ours scoring at least REVIEW_FLOOR), each looked at and marked a
+face or not; a detection on one marked a face (IoU >= 0.5) counts neither as a hit nor as a false positive
+(nets/evaluation.py), and the table gives false positives both ways. `--review` draws the pooled detections
+that no listed box explains, numbered, for the next look (after a detector changes).
 All detectors look for faces of at least 24 pixels (dlib's HOG detector cannot: it finds faces from about 80);
 the cascades run with scaleFactor 1.1 and minNeighbors 5, the peers at their defaults. Figures are written
 to benchmarks/figures/ beside --out.
@@ -64,19 +64,21 @@ MOVED = (", the 48-net judging each window also where the 48-cal net moves it (i
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "examples", "astronaut.jpg")
 FALSE_POSITIVES = os.path.join(ROOT, "benchmarks", "out", "face_false_positives.png")
-# faces in the held-out images that the annotations miss, as x, y, w, h: one row per face that some detector
-# here found, each looked at (see the module's docstring)
+# detections in the held-out images that overlap no annotated face, as x, y, w, h, each marked a face (one
+# that the annotations miss) or not (see the module's docstring)
 MISSED_FACES = os.path.join(ROOT, "benchmarks", "webfaces_missed_faces.csv")
 REVIEW = os.path.join(ROOT, "benchmarks", "out", "face_review")
 
 
-def missed_faces(path=MISSED_FACES):
-    """{image file name: float (G, 4) boxes} of the faces the annotations miss."""
-    faces = {}
+def missed_faces(path=MISSED_FACES, faces_only=True):
+    """{image file name: float (G, 4) boxes} of the faces the annotations miss (or, with faces_only=False,
+    of every box looked at)."""
+    boxes = {}
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
-            faces.setdefault(row["file"], []).append([float(row[k]) for k in "xywh"])
-    return {name: np.array(boxes) for name, boxes in faces.items()}
+            if row["face"] == "yes" or not faces_only:
+                boxes.setdefault(row["file"], []).append([float(row[k]) for k in "xywh"])
+    return {name: np.array(b) for name, b in boxes.items()}
 
 
 def ignored_in(a, missed):
@@ -147,12 +149,12 @@ def operating_point(detector, images, missed, picture, columns=12):
     return result
 
 
-def unexplained(detections, faces, missed):
+def unexplained(detections, faces, looked):
     """Clusters of the detections {detector name: (K, 4) boxes} of one image that overlap no annotated face
-    (IoU < 0.3) and no listed missed face (IoU < 0.5); detections overlapping by 0.4 or more join one
+    (IoU < 0.3) and no box looked at before, `looked` (IoU < 0.5); detections overlapping by 0.4 or more join one
     cluster. Returns [(median box, sorted detector names)]."""
     pool = [(name, box) for name, boxes in detections.items() for box in boxes
-            if not (len(faces) and iou(box, faces).max() >= 0.3) and not (len(missed) and iou(box, missed).max() >= 0.5)]
+            if not (len(faces) and iou(box, faces).max() >= 0.3) and not (len(looked) and iou(box, looked).max() >= 0.5)]
     cluster = list(range(len(pool)))
     for i in range(len(pool)):
         for j in range(i):
@@ -163,10 +165,10 @@ def unexplained(detections, faces, missed):
              sorted({name for (name, _), c in zip(pool, cluster) if c == k})) for k in dict.fromkeys(cluster)]
 
 
-def review(detectors, images, missed, path=REVIEW, columns=8, rows=5):
+def review(detectors, images, looked, path=REVIEW, columns=8, rows=5):
     """Draw every cluster of `unexplained` detections of detectors {name: (detect, lowest score kept)},
     numbered, into path_NN.png, and list them in path.csv (number, file, median box, detectors): the rows
-    whose box frames a face belong in MISSED_FACES."""
+    belong in MISSED_FACES, marked a face or not."""
     panels, listed = [], []
     for a in images:
         image = read_image(a.path)
@@ -174,7 +176,7 @@ def review(detectors, images, missed, path=REVIEW, columns=8, rows=5):
         for name, (detect, floor) in detectors.items():
             boxes, scores = detect(image)
             detections[name] = np.asarray(boxes, np.float64).reshape(-1, 4)[np.asarray(scores) >= floor]
-        for box, names in unexplained(detections, a.boxes, ignored_in(a, missed)):
+        for box, names in unexplained(detections, a.boxes, ignored_in(a, looked)):
             panels.append(panel(image, box, a.boxes, f"{len(listed)} {box[2]:.0f}px", side=128))
             listed.append((os.path.basename(a.path), *np.round(box, 1), "; ".join(names)))
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -222,9 +224,10 @@ def main(argv=None):
         pooled = {f"{OURS} {p['threshold12']:g}/{p['threshold24']:g}":
                   (nets.load(args.model, min_size=MIN_SIZE, threshold=REVIEW_FLOOR, **p).detect, REVIEW_FLOOR)
                   for p in STAGE_THRESHOLDS}
-        listed = review({**pooled, **{p.name: (p.detect, -np.inf) for p in others}}, images, missed)
-        print(f"{len(listed)} clusters of detections that no annotated or listed face explains: {REVIEW}.csv and "
-              f"{REVIEW}_NN.png; add those that frame a face to {os.path.relpath(MISSED_FACES, ROOT)}")
+        listed = review({**pooled, **{p.name: (p.detect, -np.inf) for p in others}}, images,
+                        missed_faces(faces_only=False))
+        print(f"{len(listed)} clusters of detections that no annotated face or listed box explains: {REVIEW}.csv "
+              f"and {REVIEW}_NN.png; add them to {os.path.relpath(MISSED_FACES, ROOT)}, each marked a face or not")
         return 0
     variants = {name: nets.load(args.model, min_size=MIN_SIZE, **options) for name, options in VARIANTS.items()}
     ours = variants[OURS]
