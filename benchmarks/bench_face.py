@@ -151,10 +151,13 @@ def operating_point(detector, images, missed, picture, columns=12):
 
 def unexplained(detections, faces, looked):
     """Clusters of the detections {detector name: (K, 4) boxes} of one image that overlap no annotated face
-    (IoU < 0.3) and no box looked at before, `looked` (IoU < 0.5); detections overlapping by 0.4 or more join one
-    cluster. Returns [(median box, sorted detector names)]."""
+    (IoU < 0.3) and no box looked at before, `looked` (IoU < 0.5); detections overlapping by 0.4 or more join
+    one cluster. Returns [(median box, sorted detector names)]."""
+    def overlaps(box, boxes, least):
+        return len(boxes) and iou(box, boxes).max() >= least
+
     pool = [(name, box) for name, boxes in detections.items() for box in boxes
-            if not (len(faces) and iou(box, faces).max() >= 0.3) and not (len(looked) and iou(box, looked).max() >= 0.5)]
+            if not overlaps(box, faces, 0.3) and not overlaps(box, looked, 0.5)]
     cluster = list(range(len(pool)))
     for i in range(len(pool)):
         for j in range(i):
@@ -166,16 +169,14 @@ def unexplained(detections, faces, looked):
 
 
 def review(detectors, images, looked, path=REVIEW, columns=8, rows=5):
-    """Draw every cluster of `unexplained` detections of detectors {name: (detect, lowest score kept)},
-    numbered, into path_NN.png, and list them in path.csv (number, file, median box, detectors): the rows
-    belong in MISSED_FACES, marked a face or not."""
+    """Draw every cluster of `unexplained` detections of detectors {name: detect}, numbered, into
+    path_NN.png, and list them in path.csv (number, file, median box, detectors): the rows belong in
+    MISSED_FACES, marked a face or not."""
     panels, listed = [], []
     for a in images:
         image = read_image(a.path)
-        detections = {}
-        for name, (detect, floor) in detectors.items():
-            boxes, scores = detect(image)
-            detections[name] = np.asarray(boxes, np.float64).reshape(-1, 4)[np.asarray(scores) >= floor]
+        detections = {name: np.asarray(detect(image)[0], np.float64).reshape(-1, 4)
+                      for name, detect in detectors.items()}
         for box, names in unexplained(detections, a.boxes, ignored_in(a, looked)):
             panels.append(panel(image, box, a.boxes, f"{len(listed)} {box[2]:.0f}px", side=128))
             listed.append((os.path.basename(a.path), *np.round(box, 1), "; ".join(names)))
@@ -212,7 +213,8 @@ def main(argv=None):
     parser.add_argument("--timing", type=int, default=30, help="validation images to time at 640x480")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "BENCHMARKS.md"))
     parser.add_argument("--review", action="store_true",
-                        help=f"draw the detections that neither the annotations nor MISSED_FACES explain into {REVIEW}_NN.png")
+                        help="draw the detections that neither the annotations nor MISSED_FACES explain into "
+                             f"{REVIEW}_NN.png")
     args = parser.parse_args(argv)
     if not os.path.exists(NETS["net12"].data):
         print("bench_face.py: ../shared/data is not here; nothing to measure")
@@ -222,10 +224,8 @@ def main(argv=None):
     if args.review:
         others, _ = peers.face_peers(MIN_SIZE, threads=1)
         pooled = {f"{OURS} {p['threshold12']:g}/{p['threshold24']:g}":
-                  (nets.load(args.model, min_size=MIN_SIZE, threshold=REVIEW_FLOOR, **p).detect, REVIEW_FLOOR)
-                  for p in STAGE_THRESHOLDS}
-        listed = review({**pooled, **{p.name: (p.detect, -np.inf) for p in others}}, images,
-                        missed_faces(faces_only=False))
+                  nets.load(args.model, min_size=MIN_SIZE, threshold=REVIEW_FLOOR, **p).detect for p in STAGE_THRESHOLDS}
+        listed = review({**pooled, **{p.name: p.detect for p in others}}, images, missed_faces(faces_only=False))
         print(f"{len(listed)} clusters of detections that no annotated face or listed box explains: {REVIEW}.csv "
               f"and {REVIEW}_NN.png; add them to {os.path.relpath(MISSED_FACES, ROOT)}, each marked a face or not")
         return 0

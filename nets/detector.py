@@ -111,12 +111,14 @@ class Classifier(Net):
         """Mean face probability of `count` windows over `views`, each a function from window indices (or a
         slice) to those windows' uint8 (K, window, window, 3) crops as that view shows them (the crop, its
         mirror image, ...): (count,) means. A view reads only the windows that could still reach `threshold`
-        were every later view to score 1, and whose mean over the views before reaches `floor`; the others'
-        means are left below threshold (exact for every window that reaches it when floor is 0)."""
+        were every later view to score 1, and whose mean over the views before reaches `floor`; a view that
+        skips a window adds 0 to its mean (exact, then, for every window that reaches threshold when floor is
+        0)."""
         total, indices = np.zeros(count), slice(None)      # the first view reads every window, uncopied
         for k, view in enumerate(views):
             total[indices] += self.face_probability(view(indices))
-            indices = np.flatnonzero((total + len(views) - 1 - k >= len(views) * threshold) & (total >= (k + 1) * floor))
+            hopeful = total + len(views) - 1 - k >= len(views) * threshold
+            indices = np.flatnonzero(hopeful & (total >= (k + 1) * floor))
         return total / len(views)
 
     def mirrored(self, crops, threshold):
