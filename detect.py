@@ -1,4 +1,5 @@
-"""Detect faces: python detect.py IMAGE_OR_FOLDER... [--model face|anime|FILE] [--json] [--draw DIR] ..."""
+"""Detect faces: python detect.py IMAGE_OR_FOLDER... [--model face|anime|FILE] [--smile] [--emotion] [--json]
+[--draw DIR] ..."""
 import os
 
 # The detectors' matrix products are small, and a multi-threaded BLAS spinning beside numba's parallel
@@ -21,6 +22,9 @@ from nanonet.data.datasets import IMAGE_EXTENSIONS  # noqa: E402
 from nanonet.data.image import ImageError, read_image  # noqa: E402
 from nanonet.serialize import ModelFileError  # noqa: E402
 from nets.detector import METHODS  # noqa: E402
+from nets.expression import one_per_face, read_faces  # noqa: E402
+
+MIN_READ = 24   # faces with a shorter side (px) are too small to read a smile or an emotion from
 
 
 def image_paths(inputs):
@@ -32,27 +36,52 @@ def image_paths(inputs):
             yield path
 
 
-def draw(image, boxes, scores, path):
+def draw(image, faces, path):
+    """Save `image` with each face's box, score, and smile or emotion label drawn."""
     canvas = np.ascontiguousarray(image.copy())
     thickness = max(2, round(max(image.shape[:2]) / 300))
-    for (x, y, w, h), score in zip(boxes.round().astype(int), scores):
+    for face in faces:
+        x, y, w, h = face["x"], face["y"], face["w"], face["h"]
         cv2.rectangle(canvas, (x, y), (x + w, y + h), (0, 255, 0), thickness)
-        cv2.putText(canvas, f"{score:.2f}", (x, max(y - 4, 12)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness,
+        words = [f"{face['score']:.2f}"] + [face[k]["label"] or "?" for k in ("smile", "emotion") if k in face]
+        cv2.putText(canvas, " ".join(words), (x, max(y - 4, 12)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness,
                     (0, 255, 0), thickness // 2 + 1)
     Image.fromarray(canvas).save(path)
 
 
 _detector = _draw_dir = None
+_readers, _vote = {}, True
 
 
-def _start(model, gpu, options, draw_dir, threads=None):
-    """Load the detector, in this process or in a worker; a worker runs its kernels on one thread."""
-    global _detector, _draw_dir
+def _start(model, gpu, options, draw_dir, readers=(), vote=True, threads=None):
+    """Load the detector and the expression readers, in this process or in a worker; a worker runs its
+    kernels on one thread."""
+    global _detector, _draw_dir, _readers, _vote
     if threads:
         import numba
         numba.set_num_threads(threads)
         cv2.setNumThreads(threads)
     _detector, _draw_dir = nets.load(model, gpu=gpu, **options), draw_dir
+    _readers, _vote = {name: nets.load(name, gpu=gpu) for name in readers}, vote
+
+
+def _expressions(image, faces, boxes):
+    """Add each reader's verdict ("smile", "emotion") to the faces (dicts) whose boxes are large enough."""
+    readable = [k for k, (_, _, w, h) in enumerate(boxes) if min(w, h) >= MIN_READ]
+    for name, reader in _readers.items():
+        for face in faces:
+            face[name] = {"label": None, "score": None, "note": f"too small to read (under {MIN_READ} px)"}
+        if not readable:
+            continue
+        p = read_faces(reader.predict_proba, reader.input_size, image, boxes[readable], _vote)
+        va = read_faces(reader.valence_arousal, reader.input_size, image, boxes[readable], _vote) \
+            if name == "emotion" else None
+        for row, k in enumerate(readable):
+            best = int(p[row].argmax())
+            faces[k][name] = {"label": reader.classes[best], "score": round(float(p[row, best]), 4)}
+            if va is not None:
+                faces[k][name].update(probabilities={c: round(float(q), 4) for c, q in zip(reader.classes, p[row])},
+                                      valence=round(float(va[row, 0]), 3), arousal=round(float(va[row, 1]), 3))
 
 
 def _detect(path):
@@ -62,10 +91,14 @@ def _detect(path):
     except ImageError as e:
         return path, None, str(e)
     boxes, scores = _detector.detect(image)
+    if _readers:    # a face with two boxes gets one reading
+        keep = one_per_face(boxes, scores)
+        boxes, scores = boxes[keep], scores[keep]
     faces = [{"x": int(round(x)), "y": int(round(y)), "w": int(round(w)), "h": int(round(h)), "score": round(float(s), 4)}
              for (x, y, w, h), s in zip(boxes, scores)]
+    _expressions(image, faces, boxes)
     if _draw_dir:
-        draw(image, boxes, scores, os.path.join(_draw_dir, os.path.splitext(os.path.basename(path))[0] + ".png"))
+        draw(image, faces, os.path.join(_draw_dir, os.path.splitext(os.path.basename(path))[0] + ".png"))
     return path, {"image": path, "width": image.shape[1], "height": image.shape[0], "faces": faces}, None
 
 
@@ -78,6 +111,14 @@ def main(argv=None):
     parser.add_argument("--min-size", type=int, metavar="PX", help="smallest face side in pixels")
     parser.add_argument("--threshold", type=float, metavar="P", help="lowest face probability kept")
     parser.add_argument("--method", choices=METHODS, help="anime detector: cascade, fcn or windows")
+    parser.add_argument("--smile", action="store_true",
+                        help="read each face's smile: \"smile\": {\"label\", \"score\"} in the JSON")
+    parser.add_argument("--emotion", action="store_true",
+                        help="read each face's emotion, valence and arousal: \"emotion\": {\"label\", \"score\", "
+                             "\"probabilities\", \"valence\", \"arousal\"} in the JSON")
+    parser.add_argument("--one-window", action="store_true",
+                        help="read smiles and emotions from each face's box alone, rather than by the vote of 45 "
+                             "windows about it (45 times faster)")
     parser.add_argument("--json", action="store_true", help="one JSON object per image per line")
     parser.add_argument("--draw", metavar="DIR", help="save each image with its boxes drawn into DIR")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
@@ -87,8 +128,9 @@ def main(argv=None):
         parser.error("--workers must be at least 1")
     options = {k: v for k, v in (("min_size", args.min_size), ("threshold", args.threshold),
                                  ("method", args.method)) if v is not None}
-    try:
-        _start(args.model, args.gpu, options, args.draw)   # here too: a bad model or option fails at once
+    readers = [name for name in ("smile", "emotion") if getattr(args, name)]
+    try:    # here too: a bad model or option fails at once
+        _start(args.model, args.gpu, options, args.draw, readers, not args.one_window)
     except (ModelFileError, BackendError, ValueError) as e:
         print(f"detect.py: {e}", file=sys.stderr)
         return 2
@@ -97,7 +139,8 @@ def main(argv=None):
     paths = list(image_paths(args.images))
     if args.workers > 1 and len(paths) > 1:
         pool = multiprocessing.get_context("spawn").Pool(
-            min(args.workers, len(paths)), _start, (args.model, args.gpu, options, args.draw, 1))
+            min(args.workers, len(paths)), _start,
+            (args.model, args.gpu, options, args.draw, readers, not args.one_window, 1))
         results = pool.imap(_detect, paths, chunksize=4)
     else:
         pool, results = None, map(_detect, paths)
@@ -112,7 +155,8 @@ def main(argv=None):
             else:
                 faces = found["faces"]
                 print(f"{path}: {len(faces)} face{'s' if len(faces) != 1 else ''}"
-                      + "".join(f"\n  x {f['x']} y {f['y']} w {f['w']} h {f['h']} score {f['score']:.3f}" for f in faces))
+                      + "".join(f"\n  x {f['x']} y {f['y']} w {f['w']} h {f['h']} score {f['score']:.3f}"
+                                + "".join(f" {k} {f[k]['label'] or '(too small)'}" for k in readers) for f in faces))
     except BrokenPipeError:     # the reader has gone (detect.py ... | head): stop, as other command-line tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # else the exit's flush fails again
         return 141

@@ -16,10 +16,12 @@ from nanonet import optim, serialize
 from nanonet.backend import BackendError, use_device
 from nanonet.data import detection
 from nanonet.data.annotations import read_webfaces
-from nanonet.data.datasets import ArrayDataset, ConcatDataset, DataError, open_dataset, split_by_name
+from nanonet.data.datasets import (ArrayDataset, ConcatDataset, DataError, InMemory, TargetDataset, open_dataset,
+                                   split_by_name)
 from nanonet.data.image import ImageError, read_image
 from nanonet.data.iterator import BatchIterator
 from nanonet.data.normalize import Normalization
+from nanonet.losses import accuracy, mean_squared_error, softmax_cross_entropy
 from nanonet.progress import Progress
 from nanonet.training import Trainer
 import nets
@@ -27,6 +29,8 @@ from nets import registry
 from nets.scenes import compose_scenes, scene_chunks
 
 FAST_BATCHES = 2
+WORKERS = min(8, os.cpu_count() or 1)  # threads that decode and augment training images
+IN_MEMORY_BYTES = 2 << 30  # crop data sets up to this size are decoded once, not every epoch
 FAST_IMAGES = 8  # annotated images a --fast run cuts its detection samples from
 PHOTO_HOLDOUT = 0.1  # --negative-photos keeps clear of the images the face cascade holds out by default
 
@@ -34,9 +38,20 @@ PHOTO_HOLDOUT = 0.1  # --negative-photos keeps clear of the images the face casc
 def classification_sets(path, val):
     """(train, val) datasets from a folder, .zip or list file, with --val a path or a fraction."""
     data = open_dataset(path)
-    if os.path.exists(val):
+    try:
+        fraction = float(val)
+    except ValueError:
         return data, open_dataset(val)
-    return split_by_name(data, _fraction(val))
+    return split_by_name(data, fraction)
+
+
+def in_memory(dataset):
+    """`dataset` decoded into memory if it fits IN_MEMORY_BYTES (judged by its first image), else as it is."""
+    try:
+        first = dataset.image(0)
+    except ImageError:
+        return dataset
+    return InMemory(dataset, WORKERS) if first.nbytes * len(dataset) <= IN_MEMORY_BYTES else dataset
 
 
 def detection_sets(spec, path, val, seed, fast):
@@ -207,16 +222,50 @@ def varied(augment, **settings):
     return copied
 
 
-def initial_weights(path, net, classes):
-    """The ModelFile that --init names, checked to hold `net` with `classes`."""
+def initial_weights(path, spec, config, model):
+    """The ModelFile that --init names, checked to hold `spec`'s net with the same outputs (`config`), or its
+    base net (a classifier whose last layer a regressor replaces); its weights are copied into `model`."""
     start = serialize.read(path)
-    if start.arch != net:
-        raise DataError(f"--init {path}: holds a {start.arch!r} net, not {net!r}")
-    if list(start.config.get("classes", [])) != classes:
-        raise DataError(f"--init {path}: classes {start.config.get('classes')} differ from the data's {classes}")
+    if start.arch not in (spec.name, spec.base):
+        raise DataError(f"--init {path}: holds a {start.arch!r} net, not {spec.name!r}"
+                        + (f" or {spec.base!r}" if spec.base else ""))
     if not start.normalization:
         raise DataError(f"--init {path}: holds no input normalisation")
+    state = start.state
+    if start.arch == spec.name:
+        key = "outputs" if spec.task == "regress" else "classes"
+        if list(start.config.get(key, [])) != config[key]:
+            raise DataError(f"--init {path}: {key} {start.config.get(key)} differ from the data's {config[key]}")
+    else:      # every layer of the base net but the last, which the new net replaces
+        head = f"{len(model) - 1}/"
+        state = {**model.state(), **{k: v for k, v in start.state.items() if not k.startswith(head)}}
+    serialize.load_state(model, state, f"--init {path}")
     return start
+
+
+def with_targets(spec, dataset, seed):
+    """`dataset` (class folders) with each sample's regression target: its class's spec.class_targets,
+    plus uniform noise in +-spec.target_noise drawn once per sample from `seed`."""
+    missing = [c for c in dataset.classes if c not in spec.class_targets]
+    if missing:
+        raise DataError(f"{spec.name} has no target for class {', '.join(missing)}; it knows "
+                        f"{', '.join(spec.class_targets)}")
+    table = np.array([spec.class_targets[c] for c in dataset.classes], dtype=np.float32)
+    noise = np.random.default_rng(seed).uniform(-spec.target_noise, spec.target_noise, (len(dataset), table.shape[1]))
+    return TargetDataset(dataset, table[dataset.labels] + noise)
+
+
+def task_loss(spec, train_set, xp):
+    """(loss, metric) for the net's task: mean squared error, or softmax cross-entropy (its classes weighed by
+    (1 / frequency) ** spec.class_weighting, scaled to a mean weight of 1) with accuracy."""
+    if spec.task == "regress":
+        return mean_squared_error, None
+    if not spec.class_weighting:
+        return softmax_cross_entropy, accuracy
+    counts = np.bincount(train_set.labels, minlength=len(train_set.classes)).astype(np.float64)
+    weights = (1 / np.maximum(counts, 1)) ** spec.class_weighting
+    weights *= len(weights) / weights.sum()
+    return functools.partial(softmax_cross_entropy, weights=xp.asarray(weights, np.float32)), accuracy
 
 
 def _fraction(val):
@@ -231,7 +280,8 @@ def parse_args(argv):
     p.add_argument("--net", required=True,
                    help=f"one of: {', '.join(registry.NETS)}; or cascade, for the six cascade nets in turn")
     p.add_argument("--data", help="folder of class folders, .zip of them, or list file (default: the net's own)")
-    p.add_argument("--val", default="0.1", help="validation data path, or the fraction of --data to hold out")
+    p.add_argument("--val", help="validation data path, or the fraction of --data to hold out (default: the "
+                                 "net's own, most often 0.1)")
     p.add_argument("--gpu", type=int, default=-1, metavar="N", help="GPU number, -1 for the CPU (default)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch", type=int)
@@ -244,8 +294,9 @@ def parse_args(argv):
     p.add_argument("--out", help="run folder (default: runs/NET)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.npz")
     p.add_argument("--init", metavar="MODEL",
-                   help="start from the weights and input normalisation of MODEL, a model file of the same net "
-                        "(fine-tuning), rather than from random weights")
+                   help="start from the weights and input normalisation of MODEL, a model file of the same net, or "
+                        "of the classifier a regressor is fine-tuned from (all but its last layer), rather than "
+                        "from random weights")
     p.add_argument("--fast", action="store_true",
                    help="smoke test: CPU, a couple of batches and one validation, nothing written")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images with a warning")
@@ -347,13 +398,17 @@ def main(argv=None):
             raise DataError(f"--resume: no {checkpoint or 'checkpoint (--fast writes none)'} to continue from")
         xp = use_device(-1 if args.fast else args.gpu)
 
-        data_path = args.data or spec.data
+        data_path, args.val = args.data or spec.data, args.val or ("0.1" if args.data else spec.val)
         cache = out and os.path.join(out, "hard_negatives.npz")
         if spec.samples:
             make_sets = scene_sets if spec.scenes else detection_sets
             train_set, val_set, train_images = make_sets(spec, data_path, args.val, args.seed, args.fast)
         else:
             train_set, val_set = classification_sets(data_path, args.val)
+            if not args.fast:
+                train_set, val_set = in_memory(train_set), in_memory(val_set)
+            if spec.task == "regress":
+                train_set, val_set = with_targets(spec, train_set, args.seed), with_targets(spec, val_set, args.seed + 1)
         if args.drop_faces and not (args.hard_negatives or args.negatives):
             raise DataError("--drop-faces filters the hard negatives: give --hard-negatives or --negatives too")
         if args.negative_photos and (spec.samples or not args.hard_negatives):
@@ -387,11 +442,15 @@ def main(argv=None):
                             "need some of each")
         classes = list(train_set.classes)
         print(f"{args.net}: {len(train_set)} training and {len(val_set)} validation samples, "
-              f"{len(classes)} classes ({', '.join(classes[:4])}{', ...' if len(classes) > 4 else ''})")
+              f"{len(classes)} classes ({', '.join(classes[:4])}{', ...' if len(classes) > 4 else ''})"
+              + (f", targets {', '.join(spec.outputs)}" if spec.task == "regress" else ""))
+        config = {"outputs": list(spec.outputs)} if spec.task == "regress" else {"classes": classes}
+        config["input_size"] = spec.input_size
 
         size, batch = spec.input_size, settings["batch"]
         loader = BatchIterator(train_set, batch, size, None, skip_bad=args.skip_bad, shuffle=False)
-        start = initial_weights(args.init, args.net, classes) if args.init else None
+        model = spec.build(np.random.default_rng(args.seed), len(spec.outputs) or len(classes))
+        start = initial_weights(args.init, spec, config, model) if args.init else None
         if args.resume:
             normalization = Normalization.from_arrays(serialize.read(checkpoint).normalization)
         elif start:
@@ -401,13 +460,10 @@ def main(argv=None):
             images = (im for im in (loader.load(i, 0) for i in range(min(count, len(train_set)))) if im is not None)
             normalization = Normalization.fit(images, spec.normalization)
         train = BatchIterator(train_set, batch, size, normalization, spec.augment, seed=args.seed,
-                              prefetch=not args.fast, skip_bad=args.skip_bad)
+                              prefetch=not args.fast, skip_bad=args.skip_bad, workers=WORKERS)
         val = BatchIterator(val_set, batch, size, normalization, shuffle=False, prefetch=not args.fast,
                             skip_bad=args.skip_bad)
 
-        model = spec.build(np.random.default_rng(args.seed), len(classes))
-        if start:
-            serialize.load_state(model, start.state, args.init)
         if xp is not np:
             model.to_gpu()
         optimizer = build_optimizer(settings["optimizer"], settings["lr"], settings["momentum"],
@@ -418,9 +474,10 @@ def main(argv=None):
                 "samples": {"per_face": spec.per_face, "displaced": spec.displaced, "jitter": spec.jitter},
                 "nanonet": nanonet.__version__, "numpy": np.__version__,
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-        save = {"arch": args.net, "config": {"classes": classes, "input_size": size},
-                "normalization": normalization.arrays(), "meta": meta}
-        trainer = Trainer(model, optimizer, train, val, settings["epochs"], save, out_dir=out, xp=xp,
+        save = {"arch": args.net, "config": config, "normalization": normalization.arrays(), "meta": meta}
+        loss, metric = task_loss(spec, train_set, xp)
+        trainer = Trainer(model, optimizer, train, val, settings["epochs"], save, out_dir=out, xp=xp, loss=loss,
+                          metric=metric,
                           schedule=optim.ExponentialDecay(settings["lr_decay"]),
                           max_batches=FAST_BATCHES if args.fast else None)
         if args.fast:
@@ -441,7 +498,9 @@ def main(argv=None):
         print(f"interrupted: saved {checkpoint}; continue with: python train.py {shlex.join(argv)} --resume",
               file=sys.stderr)
         return 130
-    print(f"done: {out}/best.npz (validation accuracy {trainer.best:.4f})" if out else "done (--fast: nothing written)")
+    figure = f"validation accuracy {trainer.best:.4f}" if spec.task == "classify" else \
+        f"validation loss {-trainer.best:.4g}"
+    print(f"done: {out}/best.npz ({figure})" if out else "done (--fast: nothing written)")
     return 0
 
 

@@ -12,16 +12,20 @@ def _check_labels(x, t):
     return xp
 
 
-def softmax_cross_entropy(x, t):
-    """x: (N, K) logits, t: (N,) int class labels. L = mean(-log softmax(x)[n, t[n]])."""
+def softmax_cross_entropy(x, t, weights=None):
+    """x: (N, K) logits, t: (N,) int class labels. L = mean(-log softmax(x)[n, t[n]]); with class `weights`
+    (K,), the mean weighted by each sample's class weight: sum(w[t[n]] * loss[n]) / sum(w[t[n]])."""
     xp = _check_labels(x, t)
     n = len(x)
     shifted = x - x.max(axis=1, keepdims=True)
-    log_z = xp.log(xp.exp(shifted).sum(axis=1))
-    loss = float((log_z - shifted[xp.arange(n), t]).mean())
+    losses = xp.log(xp.exp(shifted).sum(axis=1)) - shifted[xp.arange(n), t]
     gx = softmax(x, axis=1)
     gx[xp.arange(n), t] -= 1
-    return loss, gx / n
+    if weights is None:
+        return float(losses.mean()), gx / n
+    w = xp.asarray(weights, x.dtype)[t]
+    w /= w.sum()
+    return float((w * losses).sum()), gx * w[:, None]
 
 
 def sigmoid_binary_cross_entropy(x, t):

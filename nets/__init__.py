@@ -1,4 +1,5 @@
-"""Face models and detectors built on nanonet: nets.load("face") or nets.load("anime") gives a ready detector."""
+"""Face models and detectors built on nanonet: nets.load("face") or nets.load("anime") gives a ready detector,
+nets.load("smile") and nets.load("emotion") nets that read face crops."""
 import inspect
 import os
 
@@ -11,17 +12,22 @@ WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
 CASCADE_STAGES = ("net12", "cal12", "net24", "cal24", "net48", "cal48")
 SHIPPED = {"face": tuple(f"face-{name}.npz" for name in CASCADE_STAGES),   # the CNN cascade's six nets
            # the classifier, first stage, calibration, second stage
-           "anime": ("anime.npz", "anime12.npz", "anime-cal.npz", "anime24.npz")}
-DETECTORS = tuple(SHIPPED)
+           "anime": ("anime.npz", "anime12.npz", "anime-cal.npz", "anime24.npz"),
+           "smile": ("smile.npz",),
+           "emotion": ("emotion.npz", "emotion-va.npz")}       # the classifier, valence and arousal
+DETECTORS = ("face", "anime")
 ANIME_KINDS = ("face", "face", "calibration", "face")
 
 
 def load(name="face", gpu=-1, **options):
-    """A detector: "face" (the CNN cascade of Li et al.), "anime" (FrgNet64-slim behind a 12x12 first stage, a
-    calibration net and a 24x24 second stage), or the path of a model file that train.py wrote for a face /
-    non-face net (used alone).
-    `options` go to CascadeDetector or SlidingWindowDetector (min_size, threshold, nms_iou, ...). Its
-    .detect(image) returns (boxes (K, 4) as x, y, w, h, scores (K,))."""
+    """A shipped model by name, or the model file that train.py wrote at path `name`:
+    - "face" (the CNN cascade of Li et al.), "anime" (FrgNet64-slim behind a 12x12 first stage, a calibration
+      net and a 24x24 second stage), or a face / non-face net's file (used alone): a detector, whose
+      .detect(image) returns (boxes (K, 4) as x, y, w, h, scores (K,)); `options` go to CascadeDetector or
+      SlidingWindowDetector (min_size, threshold, nms_iou, ...);
+    - "smile", or any other classifier's file: .classes and .predict_proba(crops) (nets.readers);
+    - "emotion": .classes, .predict_proba(crops) and .valence_arousal(crops);
+    - a regressor's file: .output_names and .predict(crops)."""
     from nets.detector import SlidingWindowDetector
     if name in SHIPPED:
         paths = [os.path.join(WEIGHTS, f) for f in SHIPPED[name]]
@@ -30,10 +36,18 @@ def load(name="face", gpu=-1, **options):
                 raise ModelFileError(f"no trained '{name}' model is shipped: {path} is missing")
         if name == "face":
             return load_cascade(paths, gpu, **options)
+        if name in ("smile", "emotion"):
+            _no_options(name, options)
+            from nets.expression import EmotionReader
+            readers = [load_reader(path, gpu) for path in paths]
+            return readers[0] if name == "smile" else EmotionReader(*readers)
     elif os.path.exists(name):
         paths = [name]
+        if not _is_detector_net(name):
+            _no_options(name, options)
+            return load_reader(name, gpu)
     else:
-        raise ModelFileError(f"{name}: neither a detector ({', '.join(DETECTORS)}) nor a model file")
+        raise ModelFileError(f"{name}: neither a shipped model ({', '.join(SHIPPED)}) nor a model file")
     _check_options(SlidingWindowDetector, options, name)
     xp = use_device(gpu)
     return SlidingWindowDetector(*[_net(path, xp, kind) for path, kind in zip(paths, ANIME_KINDS)],
@@ -50,6 +64,33 @@ def load_cascade(paths, gpu=-1, **options):
     xp = use_device(gpu)
     kinds = ["face" if name.startswith("net") else "calibration" for name in CASCADE_STAGES]
     return CascadeDetector(*[_net(path, xp, kind) for path, kind in zip(paths, kinds)], **options)
+
+
+def load_reader(path, gpu=-1):
+    """A CropClassifier or CropRegressor (nets.readers) from a model file, on GPU `gpu` (-1: the CPU)."""
+    from nets.readers import CropClassifier, CropRegressor
+    from nets.registry import get, load_model
+    xp = use_device(gpu)
+    model, normalization, f = load_model(path)
+    if xp is not np:
+        model.to_gpu()
+    spec = get(f.arch)
+    size = f.config["input_size"]
+    if spec.task == "regress":
+        return CropRegressor(model, normalization, size, f.config["outputs"], spec.grey)
+    return CropClassifier(model, normalization, size, f.config["classes"], spec.grey)
+
+
+def _is_detector_net(path):
+    """Whether a model file holds a face / non-face net (a detector's), rather than one reading face crops."""
+    from nanonet.serialize import read
+    classes = read(path).config.get("classes") or []
+    return "face" in classes and len(classes) == 2
+
+
+def _no_options(name, options):
+    if options:
+        raise ValueError(f"{name} reads face crops and takes no detector options ({', '.join(sorted(options))})")
 
 
 def _check_options(detector, options, name):

@@ -8,6 +8,7 @@ from nanonet import serialize
 from nanonet.data.augment import Augment
 from nanonet.data.normalize import Normalization
 from nets import cascade
+from nets.expression import VALENCE_AROUSAL, emotion_net, smile_net
 from nets.frg import anime12, anime24, frgnet, frgnet_slim
 
 SHARED_DATA = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
@@ -16,10 +17,19 @@ SHARED_DATA = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..
 @dataclass(frozen=True)
 class NetSpec:
     name: str
-    build: object                  # build(rng, classes) -> model
+    build: object                  # build(rng, outputs) -> model, outputs the number of classes or targets
     input_size: int
     data: str                      # the default training data
     description: str
+    task: str = "classify"         # "classify": softmax cross-entropy over classes, accuracy;
+    #                                "regress": mean squared error on real-valued targets
+    outputs: tuple = ()            # regress: the targets' names
+    class_targets: dict = None     # regress from class folders: each class's target vector
+    target_noise: float = 0.0      # regress: uniform noise in +-this, drawn once per sample, added to its target
+    class_weighting: float = 0.0   # classify: weigh each class's loss by (1 / its frequency) ** this
+    base: str = None               # the net whose trained file --init may name: all but its last layer are taken
+    grey: bool = False             # trained on grey crops: colour crops are turned grey before it reads them
+    val: str = "0.1"               # the default --val: a fraction of the data, or a path
     normalization: str = "mean_image"
     augment: Augment = field(default_factory=Augment)
     optimizer: str = "momentum"
@@ -81,6 +91,29 @@ NETS = {spec.name: spec for spec in [
          "48-net: face / non-face at 48x48, with the 24-net's features"),
         ("cal48", cascade.cal48, 48, "calibration", 3, 0, 3, "48-calibration-net"),
     ]
+] + [
+    # GENKI-4K's crops are tight and frontal; a detector's box is not: the shift and scale jitter are about
+    # the framing errors of the face cascade (benchmarks/bench_smile.py measures them)
+    NetSpec("smile", smile_net, 48, os.path.join(SHARED_DATA, "smile-genki4k-64.zip"),
+            "smile classes of tight grey face crops, 48x48 (the seed's net)", normalization="channel", grey=True,
+            augment=Augment(flip=True, rotate=10, scale=0.12, shift=0.08, brightness=25, contrast=0.4),
+            lr=0.01, lr_decay=0.95, batch=64, epochs=60),
+    # the emotion seed's augmentation: contrast 0.2-2, brightness +-0.1, rotation +-0.05 turn, zoom +-0.2,
+    # translation +-0.1, flips, JPEG quality 30-100; disgust, 1.5% of FER-2013's faces, is weighed up
+    NetSpec("emotion", emotion_net, 48, os.path.join(SHARED_DATA, "emotion-fer2013-48.zip", "train"),
+            "emotion classes of tight grey face crops, 48x48", normalization="channel", grey=True,
+            augment=Augment(flip=True, rotate=18, scale=0.2, shift=0.1, brightness=25, contrast=0.8,
+                            jpeg=(30, 0.5)),
+            class_weighting=0.5, lr=0.01, lr_decay=0.93, weight_decay=5e-4, batch=128, epochs=40,
+            val=os.path.join(SHARED_DATA, "emotion-fer2013-48.zip", "val")),
+    NetSpec("emotion-va", emotion_net, 48, os.path.join(SHARED_DATA, "emotion-fer2013-48.zip", "train"),
+            "valence and arousal of tight grey face crops, fine-tuned from the emotion net", task="regress",
+            outputs=("valence", "arousal"), class_targets=VALENCE_AROUSAL, target_noise=0.4, base="emotion",
+            normalization="channel", grey=True,
+            augment=Augment(flip=True, rotate=18, scale=0.2, shift=0.1, brightness=25, contrast=0.8,
+                            jpeg=(30, 0.5)),
+            lr=0.001, lr_decay=0.9, weight_decay=5e-4, batch=128, epochs=8,
+            val=os.path.join(SHARED_DATA, "emotion-fer2013-48.zip", "val")),
 ]}
 
 
@@ -99,10 +132,11 @@ def load_model(path):
     f = serialize.read(path)
     if f.arch not in NETS:
         raise serialize.ModelFileError(f"{path}: holds an unknown architecture {f.arch!r}")
-    classes = f.config.get("classes")
-    if not classes:
-        raise serialize.ModelFileError(f"{path}: its config names no classes")
-    model = NETS[f.arch].build(np.random.default_rng(0), len(classes))
+    key = "outputs" if NETS[f.arch].task == "regress" else "classes"
+    names = f.config.get(key)
+    if not names:
+        raise serialize.ModelFileError(f"{path}: its config names no {key}")
+    model = NETS[f.arch].build(np.random.default_rng(0), len(names))
     serialize.load_state(model, f.state, path)
     if not f.normalization:
         raise serialize.ModelFileError(f"{path}: holds no input normalisation")

@@ -3,9 +3,11 @@
 Every dataset gives len(), `labels` (int array), `classes` (names, label i is classes[i]), `name(i)` (the
 file, for error messages), `key(i)` (the file relative to the data set, for splitting) and `image(i)`: a
 uint8 (H, W, 3) array, grey repeated to three channels.
+A TargetDataset adds `targets`, real-valued (N, D), for regression.
 Problems found while listing (an empty class, a label out of range, a listed file that is missing) raise
 DataError naming the file; an image that cannot be decoded raises ImageError naming it when it is read.
 """
+import concurrent.futures
 import io
 import zlib
 import os
@@ -41,6 +43,8 @@ class Subset(Dataset):
     def __init__(self, parent, indices):
         self.parent, self.indices = parent, np.asarray(indices, dtype=np.int64)
         self.labels, self.classes = parent.labels[self.indices], parent.classes
+        if hasattr(parent, "targets"):
+            self.targets = parent.targets[self.indices]
 
     def name(self, i):
         return self.parent.name(self.indices[i])
@@ -80,21 +84,24 @@ class ConcatDataset(Dataset):
 
 
 class FolderDataset(Dataset):
-    """root/<class>/<image> on disk, or <class>/<image> inside root when root is a .zip.
+    """root/<class>/<image> on disk, or <class>/<image> inside root when root is a .zip (below the folder
+    `inside` of it, if given: the FER-2013 zip's train/ and val/).
 
     Classes are the sorted top-level folder names. Zip members are read through one handle per thread,
     since a ZipFile may not be read from several threads at once.
     """
 
-    def __init__(self, root):
+    def __init__(self, root, inside=""):
         self.root = os.fspath(root)
         self.is_zip = os.path.isfile(self.root) and zipfile.is_zipfile(self.root)
         if self.is_zip:
+            prefix = inside.strip("/") + "/" if inside.strip("/") else ""
             with zipfile.ZipFile(self.root) as z:
-                names = [n for n in z.namelist() if n.count("/") == 1 and _is_image(n)]
+                names = [n for n in z.namelist()
+                         if n.startswith(prefix) and n[len(prefix):].count("/") == 1 and _is_image(n)]
             by_class = {}
             for n in names:
-                by_class.setdefault(n.split("/")[0], []).append(n)
+                by_class.setdefault(n[len(prefix):].split("/")[0], []).append(n)
             self._local = threading.local()
         elif os.path.isdir(self.root):
             by_class = {d: [os.path.join(d, f) for f in sorted(os.listdir(os.path.join(self.root, d))) if _is_image(f)]
@@ -174,6 +181,55 @@ class ListDataset(Dataset):
         return decode_image(self.paths[i])
 
 
+class TargetDataset(Dataset):
+    """`parent`'s samples with real-valued targets (N, D) beside their labels, for regression."""
+
+    def __init__(self, parent, targets):
+        self.parent, self.targets = parent, np.asarray(targets, dtype=np.float32)
+        self.labels, self.classes = parent.labels, parent.classes
+        if self.targets.ndim != 2 or len(self.targets) != len(parent):
+            raise DataError(f"targets must be ({len(parent)}, D), got {self.targets.shape}")
+
+    def name(self, i):
+        return self.parent.name(i)
+
+    def key(self, i):
+        return self.parent.key(i)
+
+    def image(self, i):
+        return self.parent.image(i)
+
+
+class InMemory(Dataset):
+    """`parent` decoded once into memory (by `workers` threads), for data sets small enough: every later epoch
+    reads arrays rather than decoding files. An image that could not be decoded raises its ImageError when
+    it is read, as it would have from `parent`."""
+
+    def __init__(self, parent, workers=1):
+        self.parent, self.labels, self.classes = parent, parent.labels, parent.classes
+        if hasattr(parent, "targets"):
+            self.targets = parent.targets
+        with concurrent.futures.ThreadPoolExecutor(max(workers, 1)) as pool:
+            self.images = list(pool.map(self._decoded, range(len(parent))))
+
+    def _decoded(self, i):
+        try:
+            return self.parent.image(i)
+        except ImageError as e:
+            return e
+
+    def name(self, i):
+        return self.parent.name(i)
+
+    def key(self, i):
+        return self.parent.key(i)
+
+    def image(self, i):
+        if isinstance(self.images[i], ImageError):
+            raise self.images[i]
+        return self.images[i]
+
+
 class ArrayDataset(Dataset):
     """Images already in memory: uint8 (N, H, W, 3) or (N, H, W), and (N,) labels."""
 
@@ -200,12 +256,16 @@ class ArrayDataset(Dataset):
 
 
 def open_dataset(path):
-    """A FolderDataset for a folder or .zip, a ListDataset for a text file."""
+    """A FolderDataset for a folder, a .zip or a folder inside a .zip (`faces.zip/train`), a ListDataset for a
+    text file."""
     path = os.fspath(path)
     if os.path.isdir(path) or (os.path.isfile(path) and zipfile.is_zipfile(path)):
         return FolderDataset(path)
     if os.path.isfile(path):
         return ListDataset(path)
+    archive, _, inside = path.partition(".zip" + os.sep)
+    if inside and os.path.isfile(archive + ".zip") and zipfile.is_zipfile(archive + ".zip"):
+        return FolderDataset(archive + ".zip", inside)
     raise DataError(f"{path}: no such data set")
 
 

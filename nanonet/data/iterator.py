@@ -3,6 +3,7 @@
 The order of epoch e is a permutation drawn from (seed, e), and sample i of that epoch is augmented with a
 Generator seeded by (seed, e, i): a batch is the same whichever thread makes it and wherever a run resumes.
 """
+import concurrent.futures
 import queue
 import sys
 import threading
@@ -14,21 +15,24 @@ from nanonet.data.image import ImageError
 
 
 class BatchIterator:
-    """Yields (x float32 (B, C, size, size), t int64 (B,)) batches.
+    """Yields (x float32 (B, C, size, size), t) batches: t the labels, int64 (B,), or for a dataset with
+    `targets` (regression), those, float32 (B, D).
 
     augment(image, rng) -> (image, None) or None; normalize(uint8 NHWC) -> float32 NCHW. With
     skip_bad, images that cannot be read are left out of their batch with a warning (counted in
-    `skipped`); otherwise the ImageError naming the file stops the run.
+    `skipped`); otherwise the ImageError naming the file stops the run. `workers` threads load and augment
+    the samples of a batch (OpenCV and the decoders release the GIL); the batch is the same for any number.
     """
 
     def __init__(self, dataset, batch_size, size, normalize, augment=None, shuffle=True, seed=0,
-                 prefetch=True, skip_bad=False, drop_last=False):
+                 prefetch=True, skip_bad=False, drop_last=False, workers=1):
         if len(dataset) == 0:
             raise ValueError("the data set is empty")
         self.dataset, self.batch_size, self.size = dataset, batch_size, size
         self.normalize, self.augment, self.shuffle, self.seed = normalize, augment, shuffle, seed
         self.prefetch, self.skip_bad, self.drop_last = prefetch, skip_bad, drop_last
         self.skipped = set()
+        self.pool = concurrent.futures.ThreadPoolExecutor(workers) if workers > 1 else None
 
     def batches_per_epoch(self):
         n = len(self.dataset)
@@ -56,12 +60,14 @@ class BatchIterator:
         return image
 
     def make_batch(self, indices, epoch):
-        pairs = [(self.load(i, epoch), self.dataset.labels[i]) for i in indices]
+        targets = getattr(self.dataset, "targets", self.dataset.labels)
+        load = self.pool.map if self.pool else map
+        pairs = list(zip(load(lambda i: self.load(i, epoch), indices), targets[indices]))
         pairs = [(im, t) for im, t in pairs if im is not None]
         if not pairs:
             return None
         images = np.stack([im for im, _ in pairs])
-        return self.normalize(images), np.array([t for _, t in pairs], dtype=np.int64)
+        return self.normalize(images), np.array([t for _, t in pairs], dtype=targets.dtype)
 
     def epoch(self, epoch, start=0):
         """The batches of `epoch`, from batch number `start` on."""

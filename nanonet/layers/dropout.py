@@ -31,4 +31,5 @@ class Dropout(Layer):
         return x * self._scale
 
     def backward(self, gy):
-        return gy if self._scale is None else gy * self._scale
+        """gy None (a first layer below that computes no input gradient) passes through."""
+        return gy if self._scale is None or gy is None else gy * self._scale
