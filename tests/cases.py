@@ -2,6 +2,8 @@
 import numpy as np
 
 import nanonet as nn
+from nanonet.data.normalize import Normalization
+from nets.frg import frgnet_slim
 
 
 def _rng():
@@ -52,3 +54,27 @@ def tiny_cnn(rng, classes=2):
         nn.Conv2D(1, 4, 3, pad=1, rng=rng), nn.BatchNorm(4), nn.ReLU(), nn.MaxPool2D(2),
         nn.Conv2D(4, 6, 3, pad=1, rng=rng), nn.LeakyReLU(0.2), nn.AvgPool2D(2),
         nn.Linear(6 * 2 * 2, 16, rng=rng), nn.Tanh(), nn.Dropout(0.2, rng=rng), nn.Linear(16, classes, rng=rng))
+
+
+CONV_GEOMETRIES = [  # h, w, kh, kw, sy, sx, ph, pw
+    (7, 9, 3, 3, 1, 1, 1, 1), (8, 8, 5, 5, 2, 2, 2, 2), (10, 7, 2, 3, 2, 1, 0, 1), (5, 5, 5, 5, 1, 1, 0, 0),
+    (6, 11, 1, 1, 3, 2, 0, 0),
+]
+POOL_GEOMETRIES = [  # size, k, s, p, cover_all
+    (64, 5, 2, 0, True), (31, 5, 2, 0, True), (14, 3, 2, 0, True), (9, 3, 2, 1, True), (9, 2, 2, 1, False),
+    (10, 2, 2, 1, True), (7, 3, 3, 0, True), (7, 7, 7, 0, True), (6, 2, 1, 0, False), (11, 4, 3, 1, True),
+]
+
+
+NORM = Normalization(np.full((3, 1, 1), 120.0), np.full((3, 1, 1), 60.0))
+
+
+def untrained_net(seed=0, build=frgnet_slim):
+    """An untrained net of the detectors with non-trivial batch-norm statistics."""
+    rng = np.random.default_rng(seed)
+    model = build(rng)
+    for _, layer in model.named_layers():
+        if isinstance(layer, nn.BatchNorm):
+            layer.avg_mean[:] = rng.normal(size=layer.channels) * 0.1
+            layer.avg_var[:] = rng.uniform(0.5, 2, layer.channels)
+    return model

@@ -15,11 +15,13 @@ def write_image(path, value, size=8, mode="RGB"):
 
 
 def class_folders(root, per_class=6, size=8, classes=("face", "nonface")):
-    """root/<class>/<i>.png: class k is bright (k = 0) or dark, so a net can tell them apart."""
+    """root/<class>/<i>.png: class k is the brighter the smaller k (bright to dark), so a net can tell them
+    apart."""
+    step = 150 // max(len(classes) - 1, 1)
     for k, cls in enumerate(classes):
         (root / cls).mkdir(parents=True)
         for i in range(per_class):
-            write_image(root / cls / f"{i}.png", 200 - 150 * k + i, size, mode="L" if i == 0 else "RGB")
+            write_image(root / cls / f"{i}.png", 200 - step * k + i, size, mode="L" if i == 0 else "RGB")
     return root
 
 
@@ -28,3 +30,19 @@ def zip_of(folder, path):
         for f in sorted(folder.rglob("*.png")):
             z.write(f, f.relative_to(folder).as_posix())
     return path
+
+
+WEBFACES_CSV = """file,left_eye_x,left_eye_y,right_eye_x,right_eye_y,nose_x,nose_y,mouth_x,mouth_y
+a.jpg,20,20,40,20,30,30,30,40
+a.jpg,60,22,70,22,65,27,65,32
+b.jpg,10,10,20,10,15,15,15,20
+"""
+
+
+def webfaces_folder(root, csv=WEBFACES_CSV, size=96):
+    """A WebFaces-style folder: images/a.jpg and b.jpg, and annotations.csv holding `csv`."""
+    (root / "images").mkdir(parents=True)
+    for name in ("a.jpg", "b.jpg"):
+        write_image(root / "images" / name, 120, size=size)
+    (root / "annotations.csv").write_text(csv)
+    return root

@@ -6,21 +6,8 @@ import pytest
 from nanonet.data import detection
 from nanonet.data.annotations import read_fddb, read_keypoints_csv, read_webfaces, read_wider, webfaces_box
 from nanonet.data.datasets import DataError
-from tests.data_files import write_image
+from tests.data_files import webfaces_folder
 
-WEBFACES_CSV = """file,left_eye_x,left_eye_y,right_eye_x,right_eye_y,nose_x,nose_y,mouth_x,mouth_y
-a.jpg,20,20,40,20,30,30,30,40
-a.jpg,60,22,70,22,65,27,65,32
-b.jpg,10,10,20,10,15,15,15,20
-"""
-
-
-def webfaces_folder(root, csv=WEBFACES_CSV, size=96):
-    (root / "images").mkdir(parents=True)
-    for name in ("a.jpg", "b.jpg"):
-        write_image(root / "images" / name, 120, size=size)
-    (root / "annotations.csv").write_text(csv)
-    return root
 
 
 def test_webfaces_points_become_square_boxes(tmp_path):

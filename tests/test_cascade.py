@@ -10,7 +10,7 @@ from nanonet.serialize import ModelFileError
 from nets import cascade
 from nets.cascade_detector import CascadeDetector
 from nets.detector import Classifier, Net, pyramid_windows, scan_pyramid, voted
-from tests.test_detector import NORM, _slim
+from tests.cases import NORM, untrained_net
 
 BUILDS = [cascade.net12, cascade.cal12, cascade.net24, cascade.cal24, cascade.net48, cascade.cal48]
 SIDES = [12, 12, 24, 24, 48, 48]
@@ -19,7 +19,7 @@ SIDES = [12, 12, 24, 24, 48, 48]
 def _nets():
     out = []
     for k, (build, side) in enumerate(zip(BUILDS, SIDES)):
-        model = _slim(k, build)
+        model = untrained_net(k, build)
         out.append(Classifier(model, NORM, 0, side) if k % 2 == 0 else Net(model, NORM, side, 45))
     return out
 
@@ -134,7 +134,7 @@ def cascade_files(folder, count=6):
     for k, (name, build, side) in enumerate(zip(nets.CASCADE_STAGES[:count], BUILDS, SIDES)):
         classes = detection.FACE_CLASSES if k % 2 == 0 else detection.CALIBRATION_CLASSES
         path = folder / f"{name}.npz"
-        serialize.save(path, _slim(k, build), name, {"classes": classes, "input_size": side}, NORM.arrays())
+        serialize.save(path, untrained_net(k, build), name, {"classes": classes, "input_size": side}, NORM.arrays())
         paths.append(str(path))
     return paths
 

@@ -10,7 +10,6 @@ from PIL import Image
 
 import nanonet as nn
 from nanonet import serialize
-from nanonet.data.normalize import Normalization
 from nanonet.kernels.nms import nms, nms_reference
 from nanonet.kernels.windows import extract_windows, extract_windows_reference
 from nanonet.model import batch_norm_folded, fully_convolutional
@@ -19,22 +18,11 @@ from nets.detector import (Classifier, Net, SlidingWindowDetector, as_rgb, calib
                            pyramid_windows, scan_pyramid, voted)
 from nets import cascade
 from nets.frg import anime12, anime24, frgnet_slim
+from tests.cases import NORM, untrained_net
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-NORM = Normalization(np.full((3, 1, 1), 120.0), np.full((3, 1, 1), 60.0))
-
-
-def _slim(seed=0, build=frgnet_slim):
-    """An untrained net with non-trivial batch-norm statistics."""
-    rng = np.random.default_rng(seed)
-    model = build(rng)
-    for _, layer in model.named_layers():
-        if isinstance(layer, nn.BatchNorm):
-            layer.avg_mean[:] = rng.normal(size=layer.channels) * 0.1
-            layer.avg_var[:] = rng.uniform(0.5, 2, layer.channels)
-    return model
 
 
 def test_nms_matches_the_reference():
@@ -57,7 +45,7 @@ def test_window_extraction_matches_the_reference():
 # net48 keeps the batch norm that follows a pool: a negative gamma would turn the max into a min
 @pytest.mark.parametrize("build,side,kept", [(frgnet_slim, 64, 0), (anime12, 12, 0), (cascade.net48, 48, 1)])
 def test_batch_norm_folded_net_predicts_the_same(build, side, kept):
-    model = _slim(2, build)
+    model = untrained_net(2, build)
     rng = np.random.default_rng(3)
     for _, layer in model.named_layers():
         if isinstance(layer, nn.BatchNorm):
@@ -84,7 +72,7 @@ def test_pyramid_levels_are_the_image_resized_once():
 
 
 def test_fully_convolutional_net_scores_every_window_like_the_classifier():
-    model = _slim()
+    model = untrained_net()
     x = np.random.default_rng(1).normal(size=(1, 3, 160, 128)).astype(np.float32)
     y = fully_convolutional(model, (3, 64, 64)).predict(x)
     assert y.shape == (1, 2, 7, 5)
@@ -95,7 +83,7 @@ def test_fully_convolutional_net_scores_every_window_like_the_classifier():
 
 
 def test_fully_convolutional_net_can_score_every_other_window():
-    model = _slim(build=anime12)
+    model = untrained_net(build=anime12)
     x = np.random.default_rng(1).normal(size=(1, 3, 40, 31)).astype(np.float32)
     every = fully_convolutional(model, (3, 12, 12)).predict(x)
     np.testing.assert_allclose(fully_convolutional(model, (3, 12, 12), every=2).predict(x), every[:, :, ::2, ::2],
@@ -104,7 +92,7 @@ def test_fully_convolutional_net_can_score_every_other_window():
 
 def test_both_methods_score_the_same_windows_alike():
     image = np.random.default_rng(2).integers(0, 256, (150, 200, 3)).astype(np.uint8)
-    classifier = Classifier(_slim(), NORM, 0, 64)
+    classifier = Classifier(untrained_net(), NORM, 0, 64)
     assert classifier.stride == 16
     (b1, s1), = scan_pyramid(classifier, image, [64.0], 0.0)  # at the classifier's own size: no resampling
     b2 = classifier.grid(150, 200, 64.0)
@@ -117,9 +105,9 @@ def test_both_methods_score_the_same_windows_alike():
 
 def test_the_cascade_judges_only_what_the_first_stage_lets_through():
     image = np.random.default_rng(3).integers(0, 256, (120, 160, 3)).astype(np.uint8)
-    first = Classifier(_slim(build=anime12), NORM, 0, 12)
+    first = Classifier(untrained_net(build=anime12), NORM, 0, 12)
     assert first.stride == 2
-    detector = SlidingWindowDetector(Classifier(_slim(), NORM, 0, 64), first, threshold=0.0, nms_iou=1.0,
+    detector = SlidingWindowDetector(Classifier(untrained_net(), NORM, 0, 64), first, threshold=0.0, nms_iou=1.0,
                                      proposal_threshold=0.0, vote_iou=1.0)
     proposed = np.concatenate([b for b, _ in scan_pyramid(first, image, detector.window_sizes(120, 160), 0.0)])
     boxes, _ = detector.detect(image)
@@ -129,21 +117,21 @@ def test_the_cascade_judges_only_what_the_first_stage_lets_through():
 
 
 def test_mirror_averages_each_crop_that_could_pass_with_its_mirror_image():
-    classifier = Classifier(_slim(), NORM, 0, 64)
+    classifier = Classifier(untrained_net(), NORM, 0, 64)
     crops = np.random.default_rng(4).integers(0, 256, (6, 64, 64, 3)).astype(np.uint8)
     plain = classifier.face_probability(crops)
     both = (plain + classifier.face_probability(crops[:, :, ::-1])) / 2
     np.testing.assert_allclose(classifier.mirrored(crops, 0.0), both, rtol=1e-5)
     np.testing.assert_allclose(classifier.mirrored(crops, (plain.max() + 1.01) / 2), plain / 2, rtol=1e-6)
     image = np.random.default_rng(3).integers(0, 256, (120, 160, 3)).astype(np.uint8)
-    first = Classifier(_slim(build=anime12), NORM, 0, 12)
+    first = Classifier(untrained_net(build=anime12), NORM, 0, 12)
     one, two = (SlidingWindowDetector(classifier, first, threshold=0.0, nms_iou=1.0, proposal_threshold=0.0,
                                       mirror=m).detect(image) for m in (False, True))
     assert len(one[0]) == len(two[0]) > 0 and not np.allclose(np.sort(one[1]), np.sort(two[1]))
 
 
 def test_a_mean_over_views_is_exact_where_it_reaches_the_threshold_and_reads_no_hopeless_window():
-    classifier = Classifier(_slim(), NORM, 0, 64)
+    classifier = Classifier(untrained_net(), NORM, 0, 64)
     classifier.face_probability = lambda crops: crops[:, 0, 0, 0] / 100      # a view's crops carry its scores
     table = np.array([[90, 10, 70, 95, 20], [80, 40, 20, 95, 100], [100, 0, 10, 95, 100]])  # view x window
     read = []
@@ -164,8 +152,8 @@ def test_a_mean_over_views_is_exact_where_it_reaches_the_threshold_and_reads_no_
 
 def test_a_calibration_net_moves_the_windows_kept_and_the_first_stage_s_before_they_are_judged():
     image = np.random.default_rng(3).integers(0, 256, (120, 160, 3)).astype(np.uint8)
-    first, classifier = Classifier(_slim(build=anime12), NORM, 0, 12), Classifier(_slim(), NORM, 0, 64)
-    cal = Net(_slim(build=anime24), NORM, 24, 45)
+    first, classifier = Classifier(untrained_net(build=anime12), NORM, 0, 12), Classifier(untrained_net(), NORM, 0, 64)
+    cal = Net(untrained_net(build=anime24), NORM, 24, 45)
     levels = octaves(image, 64)
 
     def moved(boxes):     # as the detector's default, mirror=True: each correction read from both crops
@@ -190,8 +178,8 @@ def test_a_calibration_net_moves_the_windows_kept_and_the_first_stage_s_before_t
 
 def test_calibrated_windows_that_converge_are_merged_before_the_classifier_reads_them():
     image = np.random.default_rng(3).integers(0, 256, (120, 160, 3)).astype(np.uint8)
-    first, classifier = Classifier(_slim(build=anime12), NORM, 0, 12), Classifier(_slim(), NORM, 0, 64)
-    cal = Net(_slim(build=anime24), NORM, 24, 45)
+    first, classifier = Classifier(untrained_net(build=anime12), NORM, 0, 12), Classifier(untrained_net(), NORM, 0, 64)
+    cal = Net(untrained_net(build=anime24), NORM, 24, 45)
     options = dict(threshold=0.0, nms_iou=1.0, proposal_threshold=0.0, vote_iou=1.0)
     apart = SlidingWindowDetector(classifier, first, cal, merge_iou=1.0, **options)
     proposed, proposed_scores = joined(scan_pyramid(first, image, apart.window_sizes(120, 160), 0.0),
@@ -209,9 +197,9 @@ def test_calibrated_windows_that_converge_are_merged_before_the_classifier_reads
 
 def test_a_second_stage_keeps_from_the_classifier_the_windows_it_rejects_and_stages_stop_early():
     image = np.random.default_rng(3).integers(0, 256, (120, 160, 3)).astype(np.uint8)
-    first, classifier = Classifier(_slim(build=anime12), NORM, 0, 12), Classifier(_slim(), NORM, 0, 64)
-    cal = Net(_slim(build=anime24), NORM, 24, 45)
-    second = Classifier(_slim(1, lambda rng: anime24(rng, 2)), NORM, 0, 24)
+    first, classifier = Classifier(untrained_net(build=anime12), NORM, 0, 12), Classifier(untrained_net(), NORM, 0, 64)
+    cal = Net(untrained_net(build=anime24), NORM, 24, 45)
+    second = Classifier(untrained_net(1, lambda rng: anime24(rng, 2)), NORM, 0, 24)
     options = dict(threshold=0.0, nms_iou=1.0, proposal_threshold=0.0, vote_iou=1.0)
     levels = octaves(image, 64)
     without = SlidingWindowDetector(classifier, first, cal, **options)
@@ -291,7 +279,7 @@ def test_images_of_any_channel_layout():
 
 
 def test_no_windows_below_the_minimum_size():
-    detector = SlidingWindowDetector(Classifier(_slim(), NORM, 0, 64), min_size=48)
+    detector = SlidingWindowDetector(Classifier(untrained_net(), NORM, 0, 64), min_size=48)
     assert detector.window_sizes(40, 100) == []
     assert detector.detect(np.zeros((40, 100, 3), np.uint8))[0].shape == (0, 4)
 
@@ -299,7 +287,7 @@ def test_no_windows_below_the_minimum_size():
 @pytest.fixture
 def model_file(tmp_path):
     path = tmp_path / "slim.npz"
-    serialize.save(path, _slim(), "frg64s", {"classes": ["face", "nonface"], "input_size": 64}, NORM.arrays())
+    serialize.save(path, untrained_net(), "frg64s", {"classes": ["face", "nonface"], "input_size": 64}, NORM.arrays())
     return path
 
 
@@ -360,5 +348,5 @@ def test_neighbour_counts_match_brute_force():
     boxes = np.concatenate([rng.uniform(0, 60, (80, 2)), rng.uniform(5, 30, (80, 1)).repeat(2, 1)], 1)
     expected = [int((iou(b, np.delete(boxes, i, 0)) > 0.3).sum()) for i, b in enumerate(boxes)]
     np.testing.assert_array_equal(neighbours(boxes, 0.3), expected)
-    lonely = SlidingWindowDetector(Classifier(_slim(), NORM, 0, 64), threshold=0.0, min_neighbors=10 ** 6)
+    lonely = SlidingWindowDetector(Classifier(untrained_net(), NORM, 0, 64), threshold=0.0, min_neighbors=10 ** 6)
     assert len(lonely.detect(np.zeros((64, 64, 3), np.uint8))[0]) == 0

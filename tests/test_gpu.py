@@ -10,9 +10,8 @@ from nanonet import optim
 from nanonet.backend import to_cpu
 from nanonet.kernels import im2col as conv
 from nanonet.kernels import pool
-from tests.cases import LAYER_CASES, away_from_kinks, tiny_cnn
+from tests.cases import CONV_GEOMETRIES, LAYER_CASES, POOL_GEOMETRIES, away_from_kinks, tiny_cnn
 from tests.conftest import requires_gpu
-from tests.test_kernels import CONV_GEOMETRIES, POOL_GEOMETRIES
 
 pytestmark = requires_gpu
 

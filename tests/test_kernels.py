@@ -7,15 +7,7 @@ import pytest
 
 from nanonet.kernels import im2col as conv
 from nanonet.kernels import pool
-
-CONV_GEOMETRIES = [  # h, w, kh, kw, sy, sx, ph, pw
-    (7, 9, 3, 3, 1, 1, 1, 1), (8, 8, 5, 5, 2, 2, 2, 2), (10, 7, 2, 3, 2, 1, 0, 1), (5, 5, 5, 5, 1, 1, 0, 0),
-    (6, 11, 1, 1, 3, 2, 0, 0),
-]
-POOL_GEOMETRIES = [  # size, k, s, p, cover_all
-    (64, 5, 2, 0, True), (31, 5, 2, 0, True), (14, 3, 2, 0, True), (9, 3, 2, 1, True), (9, 2, 2, 1, False),
-    (10, 2, 2, 1, True), (7, 3, 3, 0, True), (7, 7, 7, 0, True), (6, 2, 1, 0, False), (11, 4, 3, 1, True),
-]
+from tests.cases import CONV_GEOMETRIES, POOL_GEOMETRIES
 
 
 @pytest.mark.parametrize("geometry", CONV_GEOMETRIES)

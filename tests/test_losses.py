@@ -21,6 +21,18 @@ def test_softmax_cross_entropy_value_and_gradient():
     assert np.isfinite(softmax_cross_entropy(np.array([[1e4, -1e4]]), np.array([1]))[0])
 
 
+def test_class_weighted_softmax_cross_entropy_is_the_weighted_mean_and_its_gradient():
+    x, t, w = rng.normal(size=(6, 3)), np.array([0, 2, 1, 1, 0, 2]), np.array([0.5, 2.0, 1.0])
+    loss, _ = softmax_cross_entropy(x, t, w)
+    p = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
+    each = -np.log(p[np.arange(6), t])
+    assert loss == pytest.approx((w[t] * each).sum() / w[t].sum())
+    assert loss != pytest.approx(each.mean())
+    _check(lambda x_, t_: softmax_cross_entropy(x_, t_, w), x, t)
+    # equal weights are the plain mean
+    assert softmax_cross_entropy(x, t, np.full(3, 7.0))[0] == pytest.approx(softmax_cross_entropy(x, t)[0])
+
+
 def test_sigmoid_binary_cross_entropy_value_and_gradient():
     x, t = rng.normal(size=(4, 3)) * 3, rng.integers(0, 2, size=(4, 3)).astype(np.float64)
     s = 1 / (1 + np.exp(-x))

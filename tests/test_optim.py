@@ -40,6 +40,27 @@ def test_one_step_by_hand():
         np.testing.assert_allclose(model.W.data, expected(np.array([[1.0, 2.0]])), err_msg=name)
 
 
+@pytest.mark.parametrize("name", ["momentum", "nesterov"])
+def test_momentum_follows_a_two_step_trajectory_by_hand(name):
+    """Two steps with gradients g1, g2 (lr 0.1, momentum 0.9): the second step carries 0.9 of the first's
+    velocity, which plain SGD would not."""
+    g1, g2 = np.array([[1.0, -2.0]]), np.array([[0.5, 0.5]])
+    v1 = -0.1 * g1                      # [-0.1, 0.2]
+    v2 = 0.9 * v1 - 0.1 * g2            # [-0.14, 0.13]
+    w0 = np.array([[1.0, 2.0]])
+    if name == "momentum":
+        expected = [w0 + v1, w0 + v1 + v2]                              # [[0.9, 2.2]], [[0.76, 2.33]]
+    else:
+        expected = [w0 + 0.9 * v1 - 0.1 * g1, w0 + 0.9 * v1 - 0.1 * g1 + 0.9 * v2 - 0.1 * g2]
+    model = _one_param_model(w0[0])
+    opt = optim.OPTIMIZERS[name](lr=0.1, momentum=0.9).setup(model)
+    for g, w in zip((g1, g2), expected):
+        model.W.grad = g.copy()
+        opt.update()
+        np.testing.assert_allclose(model.W.data, w, rtol=1e-12)
+    np.testing.assert_allclose(expected[1], [[0.76, 2.33]] if name == "momentum" else expected[1])
+
+
 def test_weight_decay_adds_l2_gradient():
     model = _one_param_model([1.0, -2.0])
     opt = optim.SGD(lr=0.1, weight_decay=0.5).setup(model)

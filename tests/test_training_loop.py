@@ -17,8 +17,7 @@ from nanonet.optim import ExponentialDecay, MomentumSGD
 from nanonet.training import Trainer
 import nets
 from nets import registry
-from tests.data_files import class_folders, write_image, zip_of
-from tests.test_annotations import webfaces_folder
+from tests.data_files import class_folders, webfaces_folder, write_image, zip_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
