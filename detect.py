@@ -7,7 +7,6 @@ import os
 for _variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
-import argparse  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import sys  # noqa: E402
@@ -18,10 +17,11 @@ from PIL import Image  # noqa: E402
 
 import nets  # noqa: E402
 from nanonet.backend import BackendError  # noqa: E402
+from nanonet.cli import Parser, one_line_warnings  # noqa: E402
 from nanonet.data.datasets import IMAGE_EXTENSIONS  # noqa: E402
-from nanonet.data.image import ImageError, read_image  # noqa: E402
+from nanonet.data.image import MAX_PIXELS, ImageError, read_image  # noqa: E402
 from nanonet.serialize import ModelFileError  # noqa: E402
-from nets.detector import METHODS  # noqa: E402
+from nets.detector import METHODS, SMALLEST_FACE  # noqa: E402
 from nets.expression import one_per_face, read_faces  # noqa: E402
 
 MIN_READ = 24   # faces with a shorter side (px) are too small to read a smile or an emotion from
@@ -34,6 +34,35 @@ def image_paths(inputs):
             yield from (os.path.join(path, f) for f in sorted(os.listdir(path)) if f.lower().endswith(IMAGE_EXTENSIONS))
         else:
             yield path
+
+
+def drawing_paths(paths, folder):
+    """Where --draw saves the drawing of each input: FOLDER/NAME in the input's own format (PNG for a format
+    Pillow does not write), never one of the inputs and never one path for two inputs (NAME-2.EXT, ...)."""
+    writable = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+    inputs = {os.path.realpath(p) for p in paths}
+    taken, out = set(), []
+    for path in paths:
+        stem, ext = os.path.splitext(os.path.basename(path))
+        ext = ext if ext.lower() in writable else ".png"
+        candidate, n = os.path.join(folder, stem + ext), 1
+        while os.path.realpath(candidate) in inputs or candidate in taken:
+            n += 1
+            candidate = os.path.join(folder, f"{stem}-{n}{ext}")
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def drawing_folder_problem(folder):
+    """Why `folder` cannot take the drawings (made if missing), or None."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        return "not a folder"
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        return f"cannot make the folder ({e.strerror or e})"
+    return None if os.access(folder, os.W_OK) else "the folder cannot be written"
 
 
 def draw(image, faces, path):
@@ -49,20 +78,21 @@ def draw(image, faces, path):
     Image.fromarray(canvas).save(path)
 
 
-_detector = _draw_dir = None
-_readers, _vote = {}, True
+_detector = None
+_readers, _vote, _max_pixels = {}, True, MAX_PIXELS
 
 
-def _start(model, gpu, options, draw_dir, readers=(), vote=True, threads=None):
+def _start(model, gpu, options, readers=(), vote=True, max_pixels=MAX_PIXELS, threads=None):
     """Load the detector and the expression readers, in this process or in a worker; a worker runs its
     kernels on one thread."""
-    global _detector, _draw_dir, _readers, _vote
+    global _detector, _readers, _vote, _max_pixels
+    one_line_warnings("detect.py")
     if threads:
         import numba
         numba.set_num_threads(threads)
         cv2.setNumThreads(threads)
-    _detector, _draw_dir = nets.load(model, gpu=gpu, **options), draw_dir
-    _readers, _vote = {name: nets.load(name, gpu=gpu) for name in readers}, vote
+    _detector = nets.load(model, gpu=gpu, **options)
+    _readers, _vote, _max_pixels = {name: nets.load(name, gpu=gpu) for name in readers}, vote, max_pixels
 
 
 def _expressions(image, faces, boxes):
@@ -84,10 +114,11 @@ def _expressions(image, faces, boxes):
                                       valence=round(float(va[row, 0]), 3), arousal=round(float(va[row, 1]), 3))
 
 
-def _detect(path):
-    """(path, result dict or None, error line or None) for one image file."""
+def _detect(job):
+    """(path, result dict or None, error line or None) for job = (image file, where to draw it or None)."""
+    path, drawing = job
     try:
-        image = read_image(path)
+        image = read_image(path, max_pixels=_max_pixels)
     except ImageError as e:
         return path, None, str(e)
     boxes, scores = _detector.detect(image)
@@ -97,19 +128,28 @@ def _detect(path):
     faces = [{"x": int(round(x)), "y": int(round(y)), "w": int(round(w)), "h": int(round(h)), "score": round(float(s), 4)}
              for (x, y, w, h), s in zip(boxes, scores)]
     _expressions(image, faces, boxes)
-    if _draw_dir:
-        draw(image, faces, os.path.join(_draw_dir, os.path.splitext(os.path.basename(path))[0] + ".png"))
+    if drawing:
+        try:
+            draw(image, faces, drawing)
+        except OSError as e:
+            return path, None, f"{drawing}: cannot write the drawing ({e.strerror or e})"
     return path, {"image": path, "width": image.shape[1], "height": image.shape[0], "faces": faces}, None
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = Parser(description=__doc__)
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders of them")
     parser.add_argument("--model", default="face",
                         help="face (the CNN cascade, the default), anime (FrgNet64-slim), or a model file")
     parser.add_argument("--gpu", type=int, default=-1, metavar="N", help="GPU number, -1 for the CPU (default)")
-    parser.add_argument("--min-size", type=int, metavar="PX", help="smallest face side in pixels")
-    parser.add_argument("--threshold", type=float, metavar="P", help="lowest face probability kept")
+    parser.add_argument("--min-size", type=int, metavar="PX",
+                        help=f"smallest face side in pixels, at least {SMALLEST_FACE} (default: the detector's: 24 "
+                             "for faces, 48 for anime)")
+    parser.add_argument("--threshold", type=float, metavar="P",
+                        help="lowest face probability kept, 0 to 1 (default: the detector's: 0.5 for faces, 0.9 for "
+                             "anime)")
+    parser.add_argument("--max-pixels", type=float, default=MAX_PIXELS / 1e6, metavar="M",
+                        help="refuse pictures of more than M megapixels, with a line, and go on")
     parser.add_argument("--method", choices=METHODS, help="anime detector: cascade, fcn or windows")
     parser.add_argument("--smile", action="store_true",
                         help="read each face's smile: \"smile\": {\"label\", \"score\"} in the JSON")
@@ -120,30 +160,45 @@ def main(argv=None):
                         help="read smiles and emotions from each face's box alone, rather than by the vote of 45 "
                              "windows about it (45 times faster)")
     parser.add_argument("--json", action="store_true", help="one JSON object per image per line")
-    parser.add_argument("--draw", metavar="DIR", help="save each image with its boxes drawn into DIR")
+    parser.add_argument("--draw", metavar="DIR",
+                        help="save each image with its boxes drawn into DIR, in its own format, never over an input")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="spread the images over N processes, each on one thread (default 1: this process)")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.min_size is not None and args.min_size < SMALLEST_FACE:
+        parser.error(f"--min-size {args.min_size}: the smallest face side must be at least {SMALLEST_FACE} pixels")
+    if args.threshold is not None and not 0 <= args.threshold <= 1:
+        parser.error(f"--threshold {args.threshold}: a probability lies between 0 and 1")
+    if not args.max_pixels > 0:
+        parser.error(f"--max-pixels {args.max_pixels}: must be above 0")
+    if args.method and args.model == "face":
+        parser.error("--method chooses how the anime detector (or a model file's net) scans; the face cascade "
+                     "has no such option")
     options = {k: v for k, v in (("min_size", args.min_size), ("threshold", args.threshold),
                                  ("method", args.method)) if v is not None}
     readers = [name for name in ("smile", "emotion") if getattr(args, name)]
+    settings = (args.model, args.gpu, options, readers, not args.one_window, args.max_pixels * 1e6)
+    paths = list(image_paths(args.images))
+    if not paths:
+        print(f"detect.py: no image files in {', '.join(args.images)}", file=sys.stderr)
+        return 2
+    problem = args.draw and drawing_folder_problem(args.draw)
+    if problem:
+        print(f"detect.py: --draw {args.draw}: {problem}", file=sys.stderr)
+        return 2
     try:    # here too: a bad model or option fails at once
-        _start(args.model, args.gpu, options, args.draw, readers, not args.one_window)
+        _start(*settings)
     except (ModelFileError, BackendError, ValueError) as e:
         print(f"detect.py: {e}", file=sys.stderr)
         return 2
-    if args.draw:
-        os.makedirs(args.draw, exist_ok=True)
-    paths = list(image_paths(args.images))
+    jobs = list(zip(paths, drawing_paths(paths, args.draw) if args.draw else [None] * len(paths)))
     if args.workers > 1 and len(paths) > 1:
-        pool = multiprocessing.get_context("spawn").Pool(
-            min(args.workers, len(paths)), _start,
-            (args.model, args.gpu, options, args.draw, readers, not args.one_window, 1))
-        results = pool.imap(_detect, paths, chunksize=4)
+        pool = multiprocessing.get_context("spawn").Pool(min(args.workers, len(paths)), _start, settings + (1,))
+        results = pool.imap(_detect, jobs, chunksize=4)
     else:
-        pool, results = None, map(_detect, paths)
+        pool, results = None, map(_detect, jobs)
     failures = 0
     try:
         for path, found, error in results:

@@ -1,9 +1,9 @@
 """Train a registered net: python train.py --net frg64 [--data PATH] [--gpu N] [--resume] [--fast] ..."""
-import argparse
 import copy
 import dataclasses
 import datetime
 import functools
+import math
 import os
 import shlex
 import sys
@@ -14,6 +14,7 @@ import numpy as np
 import nanonet
 from nanonet import optim, serialize
 from nanonet.backend import BackendError, use_device
+from nanonet.cli import Parser
 from nanonet.data import detection
 from nanonet.data.annotations import read_webfaces
 from nanonet.data.datasets import (ArrayDataset, ConcatDataset, DataError, InMemory, TargetDataset, open_dataset,
@@ -23,7 +24,7 @@ from nanonet.data.iterator import BatchIterator
 from nanonet.data.normalize import Normalization
 from nanonet.losses import accuracy, mean_squared_error, softmax_cross_entropy
 from nanonet.progress import Progress
-from nanonet.training import Trainer
+from nanonet.training import Diverged, Trainer
 import nets
 from nets import registry
 from nets.scenes import compose_scenes, scene_chunks
@@ -41,7 +42,10 @@ def classification_sets(path, val):
     try:
         fraction = float(val)
     except ValueError:
-        return data, open_dataset(val)
+        try:
+            return data, open_dataset(val)
+        except DataError:
+            raise DataError(f"--val {val}: neither a data set nor a fraction")
     return split_by_name(data, fraction)
 
 
@@ -222,6 +226,30 @@ def varied(augment, **settings):
     return copied
 
 
+def check_out(out):
+    """DataError now, before any work, if the run folder `out` cannot be made or written."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise DataError(f"--out {out}: not a folder")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"--out {out}: cannot make the folder ({e.strerror or e})")
+    if not os.access(out, os.W_OK):
+        raise DataError(f"--out {out}: the folder cannot be written")
+
+
+def check_resumable(checkpoint, settings, seed):
+    """DataError if --resume's settings differ from those the run began with (all but --epochs, which may
+    grow): another batch, seed or optimizer would silently continue to other weights."""
+    meta = serialize.read(checkpoint).meta
+    began = {**meta.get("settings", {}), "seed": meta.get("seed")}
+    now = {**settings, "seed": seed}
+    changed = [k for k in now if k != "epochs" and k in began and began[k] != now[k]]
+    if changed:
+        raise DataError("--resume: the run began with " + ", ".join(f"--{k.replace('_', '-')} {began[k]}" for k in changed)
+                        + "; resume with the same, or start a new run in another --out")
+
+
 def initial_weights(path, spec, config, model):
     """The ModelFile that --init names, checked to hold `spec`'s net with the same outputs (`config`), or its
     base net (a classifier whose last layer a regressor replaces); its weights are copied into `model`."""
@@ -276,7 +304,7 @@ def _fraction(val):
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__)
+    p = Parser(description=__doc__)
     p.add_argument("--net", required=True,
                    help=f"one of: {', '.join(registry.NETS)}; or cascade, for the six cascade nets in turn")
     p.add_argument("--data", help="folder of class folders, .zip of them, or list file (default: the net's own)")
@@ -336,7 +364,35 @@ def parse_args(argv):
     p.add_argument("--drop-faces", metavar="MODEL:P",
                    help="leave out the hard negatives that the model file MODEL scores P or more as a face "
                         "(faces the annotations miss)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    problem = settings_problem(args)
+    if problem:
+        p.error(problem)
+    return args
+
+
+def settings_problem(args):
+    """Why a numeric option means nothing (a batch of 0, a NaN learning rate, ...), or None."""
+    checks = [("--epochs", args.epochs, lambda v: v >= 1, "at least 1"),
+              ("--batch", args.batch, lambda v: v >= 1, "at least 1"),
+              ("--lr", args.lr, lambda v: 0 < v <= 10, "above 0 (and at most 10)"),
+              ("--momentum", args.momentum, lambda v: 0 <= v < 1, "from 0 to below 1"),
+              ("--weight-decay", args.weight_decay, lambda v: 0 <= v < 1, "from 0 to below 1"),
+              ("--lr-decay", args.lr_decay, lambda v: 0 < v <= 1, "above 0 and at most 1"),
+              ("--grey", args.grey, lambda v: 0 <= v <= 1, "a probability, from 0 to 1"),
+              ("--brightness", args.brightness, lambda v: 0 <= v <= 255, "from 0 to 255"),
+              ("--contrast", args.contrast, lambda v: 0 <= v < 1, "from 0 to below 1"),
+              ("--jitter", args.jitter, lambda v: 0 <= v < 1, "from 0 to below 1"),
+              ("--mine-scenes", args.mine_scenes, lambda v: v >= 1, "at least 1"),
+              ("--mine-photos", args.mine_photos, lambda v: v >= 1, "at least 1"),
+              ("--mine-per-image", args.mine_per_image, lambda v: v >= 1, "at least 1"),
+              ("--mine-threshold", args.mine_threshold, lambda v: 0 <= v <= 1, "a probability, from 0 to 1"),
+              ("--mine-stages", args.mine_stages, lambda v: v >= 1, "at least 1"),
+              ("--misframed", args.misframed, lambda v: v >= 0, "0 or more")]
+    for flag, value, good, wanted in checks:
+        if value is not None and not (math.isfinite(value) and good(value)):
+            return f"{flag} {value}: must be {wanted}"
+    return None
 
 
 def build_optimizer(name, lr, momentum, weight_decay):
@@ -378,13 +434,12 @@ def main(argv=None):
     args = parse_args(argv)
     if args.net == "cascade":
         return train_cascade(args, argv)
+    checkpoint = None
     try:
         spec = registry.get(args.net)
         if args.jitter is not None:
             jittered = varied(spec.augment, shift=args.jitter, scale=args.jitter)
             spec = dataclasses.replace(spec, jitter=args.jitter, augment=spec.augment if spec.samples else jittered)
-        if not 0 <= args.grey <= 1:
-            raise DataError(f"--grey {args.grey:g}: a probability, from 0 to 1")
         if args.brightness or args.contrast or args.grey:
             photometric = varied(spec.augment, brightness=args.brightness, contrast=args.contrast, grey=args.grey)
             spec = dataclasses.replace(spec, augment=photometric)
@@ -396,6 +451,10 @@ def main(argv=None):
             raise DataError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
         if args.resume and not (checkpoint and os.path.exists(checkpoint)):
             raise DataError(f"--resume: no {checkpoint or 'checkpoint (--fast writes none)'} to continue from")
+        if out:
+            check_out(out)
+        if args.resume:
+            check_resumable(checkpoint, settings, args.seed)
         xp = use_device(-1 if args.fast else args.gpu)
 
         data_path, args.val = args.data or spec.data, args.val or ("0.1" if args.data else spec.val)
@@ -489,13 +548,22 @@ def main(argv=None):
     except (DataError, ImageError, serialize.ModelFileError, BackendError, registry.UnknownNet) as e:
         print(f"train.py: {e}", file=sys.stderr)
         return 2
+    except Diverged as e:
+        print(f"train.py: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:       # a checkpoint that cannot be written (a full disk, a folder made read-only)
+        print(f"train.py: cannot write {e.filename or 'the run folder'}: {e.strerror or e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("train.py: stopped at once; the last completed epoch is in last.npz", file=sys.stderr)
+        saved = checkpoint and os.path.exists(checkpoint)
+        print("train.py: stopped at once; " + (f"{checkpoint} holds the last completed epoch" if saved else
+                                                "nothing was saved"), file=sys.stderr)
         return 130
     if train.skipped:
         print(f"skipped {len(train.skipped)} unreadable images", file=sys.stderr)
     if result == "interrupted":
-        print(f"interrupted: saved {checkpoint}; continue with: python train.py {shlex.join(argv)} --resume",
+        again = shlex.join(argv + ([] if args.resume else ["--resume"]))
+        print(f"interrupted: saved {checkpoint}; continue with: python train.py {again}",
               file=sys.stderr)
         return 130
     figure = f"validation accuracy {trainer.best:.4f}" if spec.task == "classify" else \

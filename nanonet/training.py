@@ -3,7 +3,9 @@
 Checkpoints are model files: the model's arrays, its normalisation and metadata, and the loop's position,
 history and dropout generators under meta["training"]. last.npz (after every epoch and on Ctrl-C) also
 holds the optimizer's slots under `extra/opt/`, for resuming; best.npz (at the best validation score) is
-for inference and leaves them out. Resuming from one
+for inference and leaves them out. At the end of an epoch best.npz is written before last.npz, and
+metrics.jsonl after both, so that whatever a crash interrupts, last.npz never names a best model that
+best.npz lacks, and resuming rewrites metrics.jsonl from last.npz's history. Resuming from one
 continues exactly: the data order and augmentation are functions of (seed, epoch, sample), so the resumed
 run ends with the same weights as one never interrupted.
 """
@@ -14,6 +16,8 @@ import sys
 import threading
 import time
 
+import glob
+
 import numpy as np
 
 from nanonet import serialize
@@ -21,6 +25,10 @@ from nanonet.backend import to_cpu
 from nanonet.losses import accuracy, softmax_cross_entropy
 from nanonet.plot import line_chart
 from nanonet.progress import Progress
+
+
+class Diverged(ArithmeticError):
+    """The training loss became NaN or infinite."""
 
 
 class Trainer:
@@ -41,6 +49,8 @@ class Trainer:
         self.base_lr, self.base_weight_decay = optimizer.lr, optimizer.weight_decay
         if out_dir:
             os.makedirs(out_dir, exist_ok=True)
+            for stale in glob.glob(os.path.join(out_dir, ".tmp-*")):   # what a write killed half-way left
+                os.unlink(stale)
         self.epoch, self.batch, self.best, self.history = 0, 0, None, []
         self.sums = _Sums()
         self.stop_requested = False
@@ -80,6 +90,11 @@ class Trainer:
             x, t = xp.asarray(x), xp.asarray(t)
             y = self.model.forward(x, train=True)
             loss, gy = self.loss(y, t)
+            if not np.isfinite(loss):
+                bar.close()
+                raise Diverged(f"training diverged: the loss is {loss} at epoch {self.epoch + 1}, batch "
+                               f"{self.batch + 1}" + (f"; last.npz holds epoch {self.epoch}" if self.epoch else "")
+                               + " (a lower --lr may help)")
             self.model.backward(gy)
             self.optimizer.update()
             self.batch += 1
@@ -108,12 +123,16 @@ class Trainer:
             self.best = self._score(record)
         self.epoch, self.batch, self.sums = self.epoch + 1, 0, _Sums()
         if self.out_dir:
-            with open(os.path.join(self.out_dir, "metrics.jsonl"), "a") as f:
-                f.write(json.dumps(record) + "\n")
-            self._plot()
-            self._checkpoint("last.npz")
             if improved:
                 self._checkpoint("best.npz", optimizer=False)
+            self._checkpoint("last.npz")
+            self._write_metrics()
+            self._plot()
+
+    def _write_metrics(self):
+        """metrics.jsonl: one line per epoch of the history, written whole (atomically)."""
+        lines = "".join(json.dumps(record) + "\n" for record in self.history)
+        serialize.atomic_write(os.path.join(self.out_dir, "metrics.jsonl"), lambda f: f.write(lines.encode()))
 
     def validate(self):
         """Mean loss (and metric) over the validation batches, in evaluation mode."""
@@ -179,6 +198,8 @@ class Trainer:
         self.sums = _Sums.from_state(state["sums"])
         for name, layer in self._generators().items():
             layer.rng.bit_generator.state = state["generators"][name]
+        if self.out_dir:
+            self._write_metrics()     # the epochs that last.npz holds, no more
         return self
 
     def _plot(self):

@@ -35,12 +35,15 @@ weighted 0.1 to 1, ranked the held-out faces no better: at the Haar cascade's fa
 of them over 24 weightings against 0.887, the best within the noise of tuning on the set that measures it.)
 `stages` stops the cascade early (1 or 2), which is how the later nets' hard negatives are mined.
 """
+import os
+
 import numpy as np
 
 from nanonet.data.image import read_image
 from nanonet.kernels.nms import nms
 from nanonet.kernels.windows import extract_windows
-from nets.detector import EMPTY_BOXES, EMPTY_SCORES, as_rgb, calibrated, joined, scan_pyramid, voted, window_sizes
+from nets.detector import (EMPTY_BOXES, EMPTY_SCORES, as_rgb, calibrated, check_settings, joined, scan_pyramid,
+                           voted, window_sizes)
 
 
 class CascadeDetector:
@@ -55,6 +58,9 @@ class CascadeDetector:
                  scale_step=1.25, stride=4, threshold12=0.3, nms12=0.5, threshold24=0.2, nms24=0.5,
                  threshold=0.5, nms_iou=0.3, vote_iou=0.3, mirror=True, judge_moved=True, read_floor=0.1,
                  stages=None):
+        check_settings(min_size, scale_step, dict(threshold12=threshold12, threshold24=threshold24,
+                                                  threshold=threshold, read_floor=read_floor),
+                       dict(nms12=nms12, nms24=nms24, nms_iou=nms_iou, vote_iou=vote_iou))
         self.nets = [(net12, cal12), (net24, cal24), (net48, cal48)]
         self.stages = stages or sum(net is not None for net, _ in self.nets)
         if not 1 <= self.stages <= 3 or any(None in pair for pair in self.nets[:self.stages]):
@@ -75,7 +81,7 @@ class CascadeDetector:
 
     def detect(self, image):
         """Faces in `image` (an array, or a path to read): float (K, 4) boxes as x, y, w, h, and (K,) scores."""
-        image = read_image(image) if isinstance(image, str) else as_rgb(image)
+        image = read_image(image) if isinstance(image, (str, os.PathLike)) else as_rgb(image)
         net12, cal12 = self.nets[0]
         found = scan_pyramid(net12, image, self.window_sizes(*image.shape[:2]), self.thresholds[0],
                              self.stride // net12.stride, crops=True)

@@ -40,6 +40,7 @@ as it is: with the classifier's scores near 1 on every window about a face, voti
 tuning scenes no better and added false positives).
 """
 import functools
+import os
 
 import cv2
 import numpy as np
@@ -54,6 +55,20 @@ from nanonet.model import batch_norm_folded, fully_convolutional
 
 METHODS = ("cascade", "fcn", "windows")
 EMPTY_BOXES, EMPTY_SCORES = np.zeros((0, 4)), np.zeros(0)
+SMALLEST_FACE = 8    # px: a smaller min_size would blow the image up by 12 / min_size for the 12-pixel nets
+
+
+def check_settings(min_size, scale_step, probabilities, overlaps):
+    """ValueError in one line for a setting that would hang or mean nothing: min_size below SMALLEST_FACE, a
+    scale step not above 1, a probability (threshold) or an overlap (IoU) outside 0..1, anything not finite."""
+    if not (np.isfinite(min_size) and min_size >= SMALLEST_FACE):
+        raise ValueError(f"min_size {min_size}: the smallest face side must be at least {SMALLEST_FACE} pixels")
+    if not (np.isfinite(scale_step) and 1.01 <= scale_step <= 4):
+        raise ValueError(f"scale_step {scale_step}: the pyramid's step must lie between 1.01 and 4")
+    for kind, settings in (("a probability", probabilities), ("an overlap (IoU)", overlaps)):
+        for name, value in settings.items():
+            if not (isinstance(value, (int, float, np.floating)) and 0 <= value <= 1):
+                raise ValueError(f"{name} {value}: {kind} lies between 0 and 1")
 
 
 def as_rgb(image):
@@ -163,6 +178,10 @@ class SlidingWindowDetector:
     def __init__(self, classifier, first_stage=None, calibration=None, second_stage=None, min_size=48, threshold=0.9,
                  nms_iou=0.1, scale_step=1.25, method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.3,
                  proposal_iou=0.7, mirror=True, vote_iou=1.0, merge_iou=0.8, second_threshold=0.1, stages=None):
+        check_settings(min_size, scale_step, dict(threshold=threshold, proposal_threshold=proposal_threshold,
+                                                  second_threshold=second_threshold),
+                       dict(nms_iou=nms_iou, group_iou=group_iou, proposal_iou=proposal_iou, vote_iou=vote_iou,
+                            merge_iou=merge_iou))
         method = method or ("cascade" if first_stage else "fcn")
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
@@ -220,7 +239,7 @@ class SlidingWindowDetector:
 
     def detect(self, image):
         """Faces in `image` (an array, or a path to read): float (K, 4) boxes as x, y, w, h, and (K,) scores."""
-        image = read_image(image) if isinstance(image, str) else as_rgb(image)
+        image = read_image(image) if isinstance(image, (str, os.PathLike)) else as_rgb(image)
         sizes = self.window_sizes(*image.shape[:2])
         levels = octaves(image, self.classifier.window)
         if self.method == "fcn":

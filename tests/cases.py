@@ -1,8 +1,15 @@
-"""Layers under test, each with an input shape small enough for float64 central differences."""
+"""What the tests share: layers under test, each with an input shape small enough for float64 central differences;
+geometries of the kernels; untrained detector nets and their model files; a tiny task that a CNN learns."""
 import numpy as np
 
 import nanonet as nn
+import nets
+from nanonet import serialize
+from nanonet.data import detection
 from nanonet.data.normalize import Normalization
+from nanonet.losses import accuracy, softmax_cross_entropy
+from nanonet.optim import MomentumSGD
+from nets import cascade
 from nets.frg import frgnet_slim
 
 
@@ -78,3 +85,57 @@ def untrained_net(seed=0, build=frgnet_slim):
             layer.avg_mean[:] = rng.normal(size=layer.channels) * 0.1
             layer.avg_var[:] = rng.uniform(0.5, 2, layer.channels)
     return model
+
+
+def bars(n, rng, size=12):
+    """Images of one bright bar, horizontal (class 0) or vertical (class 1), in noise."""
+    x = rng.normal(0, 0.3, size=(n, 1, size, size)).astype(np.float32)
+    t = rng.integers(0, 2, size=n)
+    pos = rng.integers(2, size - 2, size=n)
+    for i in range(n):
+        if t[i] == 0:
+            x[i, 0, pos[i], 2:-2] += 1.5
+        else:
+            x[i, 0, 2:-2, pos[i]] += 1.5
+    return x, t
+
+
+def make_net(rng):
+    return nn.Sequential(
+        nn.Conv2D(1, 8, 3, pad=1, rng=rng), nn.BatchNorm(8), nn.ReLU(), nn.MaxPool2D(2),
+        nn.Conv2D(8, 8, 3, pad=1, rng=rng), nn.ReLU(), nn.MaxPool2D(2),
+        nn.Linear(8 * 3 * 3, 16, rng=rng), nn.ReLU(), nn.Dropout(0.2, rng=rng), nn.Linear(16, 2, rng=rng))
+
+
+def train_bars(xp=np, seed=0):
+    rng = np.random.default_rng(seed)
+    x, t = bars(512, rng)
+    xv, tv = bars(256, rng)
+    net = make_net(rng)
+    if xp is not np:
+        net.to_gpu()
+        x, t, xv, tv = (xp.asarray(a) for a in (x, t, xv, tv))
+    opt = MomentumSGD(lr=0.05, momentum=0.9, weight_decay=1e-4).setup(net)
+    for _ in range(4):
+        order = rng.permutation(len(x))
+        for i in range(0, len(x), 32):
+            idx = xp.asarray(order[i:i + 32])
+            _, gy = softmax_cross_entropy(net.forward(x[idx], train=True), t[idx])
+            net.backward(gy)
+            opt.update()
+    return accuracy(net.predict(xv), tv)
+
+
+BUILDS = [cascade.net12, cascade.cal12, cascade.net24, cascade.cal24, cascade.net48, cascade.cal48]
+SIDES = [12, 12, 24, 24, 48, 48]
+
+
+def cascade_files(folder, count=6):
+    """Model files of the first `count` untrained cascade nets, in CASCADE_STAGES order."""
+    paths = []
+    for k, (name, build, side) in enumerate(zip(nets.CASCADE_STAGES[:count], BUILDS, SIDES)):
+        classes = detection.FACE_CLASSES if k % 2 == 0 else detection.CALIBRATION_CLASSES
+        path = folder / f"{name}.npz"
+        serialize.save(path, untrained_net(k, build), name, {"classes": classes, "input_size": side}, NORM.arrays())
+        paths.append(str(path))
+    return paths

@@ -1,5 +1,9 @@
-"""Tiny generated image sets on disk, for the readers and train.py."""
+"""Tiny generated image sets on disk, for the readers and train.py, and train.py run on them."""
+
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -46,3 +50,12 @@ def webfaces_folder(root, csv=WEBFACES_CSV, size=96):
         write_image(root / "images" / name, 120, size=size)
     (root / "annotations.csv").write_text(csv)
     return root
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def train_py(*args, cwd=None):
+    """train.py run with `args` in a process of its own: its CompletedProcess, output captured."""
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=600)

@@ -113,7 +113,7 @@ def test_the_cascade_judges_only_what_the_first_stage_lets_through():
     boxes, _ = detector.detect(image)
     assert 0 < len(boxes) <= len(proposed)
     assert all(np.isclose(proposed, b).all(axis=1).any() for b in boxes)
-    assert len(SlidingWindowDetector(detector.classifier, first, proposal_threshold=1.01).detect(image)[0]) == 0
+    assert len(SlidingWindowDetector(detector.classifier, first, proposal_threshold=1.0).detect(image)[0]) == 0
 
 
 def test_mirror_averages_each_crop_that_could_pass_with_its_mirror_image():
@@ -309,9 +309,17 @@ def test_detect_py_json_draw_and_folders(tmp_path, model_file):
     assert [Path(r["image"]).name for r in lines] == ["a.png", "b.jpg", "c.png"]
     assert (lines[0]["width"], lines[0]["height"]) == (120, 90)
     assert lines[0]["faces"] and set(lines[0]["faces"][0]) == {"x", "y", "w", "h", "score"}
-    assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == ["a.png", "b.png", "c.png"]
+    assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == ["a.png", "b.jpg", "c.png"]   # own formats
     spread = _detect(folder, "--model", model_file, "--threshold", "0", "--json", "--workers", "2")
     assert spread.returncode == 0 and spread.stdout == result.stdout, spread.stderr
+    # drawn into the input folder: no input is overwritten, and no two drawings share a name
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    Image.fromarray(rng.integers(0, 256, (40, 40, 3)).astype(np.uint8)).save(tmp_path / "a.png")
+    inside = _detect(folder, tmp_path / "a.png", "--model", model_file, "--threshold", "0", "--draw", folder)
+    assert inside.returncode == 0, inside.stderr
+    assert all((folder / name).read_bytes() == data for name, data in before.items())
+    assert sorted(p.name for p in folder.iterdir()) == ["a-2.png", "a-3.png", "a.png", "b-2.jpg", "b.jpg", "c-2.png",
+                                                         "c.png"]
 
 
 def test_detect_py_reports_bad_images_and_goes_on(tmp_path, model_file):

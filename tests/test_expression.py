@@ -19,17 +19,12 @@ from nanonet.data.normalize import Normalization
 from nets.expression import one_per_face, read_faces, windows_about
 from nets.readers import as_crops
 from nets.registry import NETS
-from tests.data_files import class_folders, zip_of
+from tests.data_files import class_folders, train_py, zip_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SMILE_DATA, EMOTION_VAL = NETS["smile"].data, NETS["emotion"].val
 needs_smile_data = pytest.mark.skipif(not Path(SMILE_DATA).exists(), reason=f"{SMILE_DATA} is not here")
 needs_fer = pytest.mark.skipif(not Path(NETS["emotion"].data).parent.exists(), reason="FER-2013 is not here")
-
-
-def _train_py(*args):
-    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True,
-                          timeout=600, cwd=ROOT)
 
 
 # -- data for any task ---------------------------------------------------------------------------------
@@ -74,7 +69,7 @@ def test_train_py_trains_a_smile_net_of_any_number_of_classes(tmp_path):
     classes = ("grin", "smirk", "frown", "neutral")
     class_folders(tmp_path / "emoji", per_class=4, size=16, classes=classes)
     out = tmp_path / "run"
-    result = _train_py("--net", "smile", "--data", str(tmp_path / "emoji"), "--val", str(tmp_path / "emoji"),
+    result = train_py("--net", "smile", "--data", str(tmp_path / "emoji"), "--val", str(tmp_path / "emoji"),
                        "--epochs", "1", "--batch", "8", "--out", str(out))
     assert result.returncode == 0, result.stderr
     reader = nets.load(str(out / "best.npz"))
@@ -87,8 +82,8 @@ def test_train_py_fine_tunes_a_regressor_from_its_classifier(tmp_path):
     class_folders(tmp_path / "faces", per_class=4, size=16, classes=("happy", "sad"))
     emotion, va = tmp_path / "emotion", tmp_path / "va"
     common = ("--data", str(tmp_path / "faces"), "--val", str(tmp_path / "faces"), "--epochs", "1", "--batch", "8")
-    assert _train_py("--net", "emotion", *common, "--out", str(emotion)).returncode == 0
-    result = _train_py("--net", "emotion-va", *common, "--out", str(va), "--init", str(emotion / "best.npz"))
+    assert train_py("--net", "emotion", *common, "--out", str(emotion)).returncode == 0
+    result = train_py("--net", "emotion-va", *common, "--out", str(va), "--init", str(emotion / "best.npz"))
     assert result.returncode == 0, result.stderr
     assert "validation loss" in result.stdout
     f = serialize.read(va / "best.npz")
@@ -100,13 +95,13 @@ def test_train_py_fine_tunes_a_regressor_from_its_classifier(tmp_path):
     assert regressor.predict(np.zeros((2, 48, 48), np.uint8)).shape == (2, 2)
     # a class the regressor has no target for is refused in one line
     class_folders(tmp_path / "odd", per_class=2, size=16, classes=("happy", "bored"))
-    bad = _train_py("--net", "emotion-va", "--data", str(tmp_path / "odd"), "--val", str(tmp_path / "odd"), "--fast")
+    bad = train_py("--net", "emotion-va", "--data", str(tmp_path / "odd"), "--val", str(tmp_path / "odd"), "--fast")
     assert bad.returncode == 2 and "no target for class bored" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_init_refuses_another_net(tmp_path):
     class_folders(tmp_path / "faces", per_class=2, size=16, classes=("happy", "sad"))
-    result = _train_py("--net", "emotion-va", "--data", str(tmp_path / "faces"), "--val", str(tmp_path / "faces"),
+    result = train_py("--net", "emotion-va", "--data", str(tmp_path / "faces"), "--val", str(tmp_path / "faces"),
                        "--fast", "--init", str(ROOT / "nets" / "weights" / "smile.npz"))
     assert result.returncode == 2 and "holds a 'smile' net, not 'emotion-va' or 'emotion'" in result.stderr
 
@@ -190,7 +185,7 @@ def test_detect_py_reads_smiles_and_emotions_and_says_when_a_face_is_too_small(t
     emotion = face["emotion"]
     assert emotion["label"] == "happy" and set(emotion["probabilities"]) == set(nets.load("emotion").classes)
     assert emotion["valence"] > 0 and isinstance(emotion["arousal"], float)
-    assert (tmp_path / "astronaut.png").exists()
+    assert (tmp_path / "astronaut.jpg").exists()
     from PIL import Image
     small = tmp_path / "small.png"
     Image.open(ROOT / "examples" / "astronaut.jpg").resize((96, 96)).save(small)

@@ -10,7 +10,9 @@ from nanonet import optim
 from nanonet.backend import to_cpu
 from nanonet.kernels import im2col as conv
 from nanonet.kernels import pool
-from tests.cases import CONV_GEOMETRIES, LAYER_CASES, POOL_GEOMETRIES, away_from_kinks, tiny_cnn
+from tests.cases import (CONV_GEOMETRIES, LAYER_CASES, NORM, POOL_GEOMETRIES, away_from_kinks, tiny_cnn, train_bars,
+                         untrained_net)
+from tests.data_files import train_py
 from tests.conftest import requires_gpu
 
 pytestmark = requires_gpu
@@ -105,16 +107,14 @@ def test_model_moves_between_devices_and_saves_from_gpu(tmp_path):
 
 def test_tiny_cnn_learns_on_gpu():
     import cupy
-    from tests.test_training import train
-    assert train(xp=cupy) > 0.95
+    assert train_bars(xp=cupy) > 0.95
 
 
 def test_detector_on_gpu_matches_cpu():
     from nets.detector import Classifier, SlidingWindowDetector
-    from tests.test_detector import NORM, _slim
     image = np.random.default_rng(0).integers(0, 256, (150, 200, 3)).astype(np.uint8)
-    cpu = SlidingWindowDetector(Classifier(_slim(), NORM, 0, 64), threshold=0.0).detect(image)
-    gpu = SlidingWindowDetector(Classifier(_slim().to_gpu(), NORM, 0, 64), threshold=0.0).detect(image)
+    cpu = SlidingWindowDetector(Classifier(untrained_net(), NORM, 0, 64), threshold=0.0).detect(image)
+    gpu = SlidingWindowDetector(Classifier(untrained_net().to_gpu(), NORM, 0, 64), threshold=0.0).detect(image)
     np.testing.assert_allclose(gpu[1], cpu[1], atol=1e-4)
 
 
@@ -138,13 +138,12 @@ def test_shipped_detectors_on_gpu_match_the_cpu(name):
 def test_train_py_trains_on_the_gpu(tmp_path):
     from nanonet import serialize
     from tests.data_files import class_folders
-    from tests.test_training_loop import _train_py
     data = class_folders(tmp_path / "set", per_class=8, size=64)
     out = tmp_path / "run"
     args = ["--net", "frg64", "--data", str(data), "--val", "0.3", "--batch", "4", "--out", str(out), "--gpu", "0"]
-    result = _train_py(*args, "--epochs", "1")
+    result = train_py(*args, "--epochs", "1")
     assert result.returncode == 0, result.stderr
     assert serialize.read(out / "best.npz").meta["command"].endswith("--gpu 0 --epochs 1")
-    resumed = _train_py(*args, "--epochs", "2", "--resume")
+    resumed = train_py(*args, "--epochs", "2", "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
