@@ -2,10 +2,12 @@
 [--draw DIR] ..."""
 import os
 
-# The detectors' matrix products are small, and a multi-threaded BLAS spinning beside numba's parallel
-# kernels made detection four times slower on 2 cores: BLAS gets one thread (set before NumPy loads it).
-for _variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+# One thread each for BLAS and numba, set before they load: the detectors' matrix products are small, and
+# idle threads spinning beside busy ones made detection slower than one thread (bench_batch.py), two to four
+# times slower on a busy machine. --workers spreads the images over processes instead.
+for _variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
@@ -88,8 +90,6 @@ def _start(model, gpu, options, readers=(), vote=True, max_pixels=MAX_PIXELS, th
     global _detector, _readers, _vote, _max_pixels
     one_line_warnings("detect.py")
     if threads:
-        import numba
-        numba.set_num_threads(threads)
         cv2.setNumThreads(threads)
     _detector = nets.load(model, gpu=gpu, **options)
     _readers, _vote, _max_pixels = {name: nets.load(name, gpu=gpu) for name in readers}, vote, max_pixels
@@ -189,7 +189,7 @@ def main(argv=None):
         print(f"detect.py: --draw {args.draw}: {problem}", file=sys.stderr)
         return 2
     try:    # here too: a bad model or option fails at once
-        _start(*settings)
+        _start(*settings, threads=1)
     except (ModelFileError, BackendError, ValueError) as e:
         print(f"detect.py: {e}", file=sys.stderr)
         return 2

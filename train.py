@@ -16,7 +16,7 @@ from nanonet import optim, serialize
 from nanonet.backend import BackendError, use_device
 from nanonet.cli import Parser
 from nanonet.data import detection
-from nanonet.data.annotations import read_webfaces
+from nanonet.data.annotations import read_webfaces, readable
 from nanonet.data.datasets import (ArrayDataset, ConcatDataset, DataError, InMemory, TargetDataset, open_dataset,
                                    split_by_name)
 from nanonet.data.image import ImageError, read_image
@@ -49,23 +49,34 @@ def classification_sets(path, val):
     return split_by_name(data, fraction)
 
 
-def in_memory(dataset):
-    """`dataset` decoded into memory if it fits IN_MEMORY_BYTES (judged by its first image), else as it is."""
+def in_memory(dataset, skip_bad=False):
+    """`dataset` decoded into memory if it fits IN_MEMORY_BYTES (judged by its first image), else as it is.
+    Decoded, an image that cannot be read stops the run now (not an epoch later), unless skip_bad."""
     try:
         first = dataset.image(0)
     except ImageError:
+        if skip_bad:
+            return dataset
+        raise
+    if first.nbytes * len(dataset) > IN_MEMORY_BYTES:
         return dataset
-    return InMemory(dataset, WORKERS) if first.nbytes * len(dataset) <= IN_MEMORY_BYTES else dataset
+    decoded = InMemory(dataset, WORKERS)
+    bad = [image for image in decoded.images if isinstance(image, ImageError)]
+    if bad and not skip_bad:
+        raise bad[0]
+    return decoded
 
 
-def detection_sets(spec, path, val, seed, fast):
+def detection_sets(spec, path, val, seed, fast, skip_bad=False):
     """(train, val) crops for a cascade net, cut from annotated images held apart by file name, and the
-    training images (Annotated)."""
+    training images (Annotated); with skip_bad, images that cannot be decoded are left out with a warning."""
     images = read_webfaces(path)
     train_images, val_images = (images, read_webfaces(val)) if os.path.exists(val) else \
         detection.split_images(images, _fraction(val))
     if fast:
         train_images, val_images = train_images[:FAST_IMAGES], val_images[:FAST_IMAGES]
+    if skip_bad:
+        train_images, val_images = readable(train_images, WORKERS), readable(val_images, WORKERS)
     if spec.samples == "faces":
         classes = detection.FACE_CLASSES
         make = lambda ims, rng: detection.face_samples(ims, rng, spec.per_face, spec.jitter)  # noqa: E731
@@ -311,14 +322,15 @@ def parse_args(argv):
     p.add_argument("--val", help="validation data path, or the fraction of --data to hold out (default: the "
                                  "net's own, most often 0.1)")
     p.add_argument("--gpu", type=int, default=-1, metavar="N", help="GPU number, -1 for the CPU (default)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--momentum", type=float)
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--lr-decay", type=float, help="multiply lr and weight decay by this each epoch")
-    p.add_argument("--optimizer", choices=sorted(optim.OPTIMIZERS))
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, help="epochs to train (default: the net's own)")
+    p.add_argument("--batch", type=int, help="images a step (default: the net's own)")
+    p.add_argument("--lr", type=float, help="learning rate (default: the net's own)")
+    p.add_argument("--momentum", type=float, help="momentum, for momentum and nesterov (default: the net's own)")
+    p.add_argument("--weight-decay", type=float, help="L2 weight decay (default: the net's own)")
+    p.add_argument("--lr-decay", type=float,
+                   help="multiply lr and weight decay by this each epoch (default: the net's own)")
+    p.add_argument("--optimizer", choices=sorted(optim.OPTIMIZERS), help="(default: the net's own)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights, the data's order and the augmentation")
     p.add_argument("--out", help="run folder (default: runs/NET)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.npz")
     p.add_argument("--init", metavar="MODEL",
@@ -460,12 +472,15 @@ def main(argv=None):
         data_path, args.val = args.data or spec.data, args.val or ("0.1" if args.data else spec.val)
         cache = out and os.path.join(out, "hard_negatives.npz")
         if spec.samples:
-            make_sets = scene_sets if spec.scenes else detection_sets
-            train_set, val_set, train_images = make_sets(spec, data_path, args.val, args.seed, args.fast)
+            if spec.scenes:
+                train_set, val_set, train_images = scene_sets(spec, data_path, args.val, args.seed, args.fast)
+            else:
+                train_set, val_set, train_images = detection_sets(spec, data_path, args.val, args.seed, args.fast,
+                                                                  args.skip_bad)
         else:
             train_set, val_set = classification_sets(data_path, args.val)
             if not args.fast:
-                train_set, val_set = in_memory(train_set), in_memory(val_set)
+                train_set, val_set = in_memory(train_set, args.skip_bad), in_memory(val_set, args.skip_bad)
             if spec.task == "regress":
                 train_set, val_set = with_targets(spec, train_set, args.seed), with_targets(spec, val_set, args.seed + 1)
         if args.drop_faces and not (args.hard_negatives or args.negatives):

@@ -5,8 +5,10 @@ same loop (decode, detect) for scale.
     python benchmarks/bench_batch.py [--images 300] [--repeats 2] [--out BENCHMARKS.md]
 
 The folder holds links to the first N held-out images (their own sizes, up to 640 pixels a side). Each
-setting runs `repeats` times; a figure is the median images/s with the min-max over the runs.
+setting runs `repeats` times; a figure is the median images/s with the min-max over the runs. The busy rows
+run beside as many processes as there are cores, each spinning a loop (another job on the machine).
 """
+import contextlib
 import argparse
 import os
 import statistics
@@ -29,14 +31,34 @@ THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"
 
 
 def detect_py(folder, workers, threads=None):
-    """Seconds for `detect.py folder --json --workers N`, its numba threads capped at `threads` (detect.py
-    itself keeps BLAS on one)."""
+    """Seconds for `detect.py folder --json --workers N`, its numba and BLAS threads set to `threads` (None: its
+    own default)."""
     env = dict(os.environ, **{k: str(threads) for k in THREAD_VARIABLES}) if threads else \
         {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
     start = time.perf_counter()
     subprocess.run([sys.executable, os.path.join(ROOT, "detect.py"), folder, "--json", "--workers", str(workers)],
                    env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def busy(processes):
+    """`processes` other processes spinning on the CPU while the block runs (each ends itself after 10 minutes)."""
+    spin = "import time\nend = time.time() + 600\nwhile time.time() < end:\n    pass"
+    others = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for process in others:
+            process.kill()
+            process.wait()
+
+
+def busy_run(run, processes):
+    def measured(folder):
+        with busy(processes):
+            return run(folder)
+    return measured
 
 
 def haar_loop(paths, threads):
@@ -60,9 +82,13 @@ def main(argv=None):
         return 0
     paths = [a.path for a in webfaces_validation()[:args.images]]
     cores = os.cpu_count()
-    settings = [("`detect.py DIR`, 1 process on 1 thread", lambda d: detect_py(d, 1, threads=1)),
-                (f"`detect.py DIR`, 1 process on {cores} threads", lambda d: detect_py(d, 1)),
+    settings = [("`detect.py DIR` (its default: 1 thread)", lambda d: detect_py(d, 1)),
+                (f"`detect.py DIR`, numba and BLAS on {cores} threads", lambda d: detect_py(d, 1, threads=cores)),
                 (f"`detect.py DIR --workers {cores}`", lambda d: detect_py(d, cores)),
+                ("busy machine: `detect.py DIR` (1 thread)", busy_run(lambda d: detect_py(d, 1), cores)),
+                (f"busy machine: `detect.py DIR`, on {cores} threads",
+                 busy_run(lambda d: detect_py(d, 1, threads=cores), cores)),
+                (f"busy machine: `detect.py DIR --workers {cores}`", busy_run(lambda d: detect_py(d, cores), cores)),
                 ("OpenCV Haar cascade, a loop on 1 thread", lambda d: haar_loop(paths, 1)),
                 (f"OpenCV Haar cascade, a loop on {cores} threads", lambda d: haar_loop(paths, cores))]
     rates = {name: [] for name, _ in settings}

@@ -21,6 +21,8 @@ from nanonet.backend import to_cpu
 
 FORMAT = "nanonet-model"
 VERSION = 1
+MAX_ARRAY_BYTES = 1 << 30     # what one array of a model file may declare (FrgNet64's largest: 154 MB)
+MAX_TOTAL_BYTES = 2 << 30
 
 
 class ModelFileError(ValueError):
@@ -81,6 +83,7 @@ def read(path):
     with open(path, "rb") as f:
         if f.read(4) != b"PK\x03\x04":
             raise ModelFileError(f"{path}: not a nanonet model file (not an .npz archive)")
+    _check_declared_sizes(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
@@ -96,11 +99,16 @@ def read(path):
         header = json.loads(arrays.pop("__header__").tobytes().decode())
     except (ValueError, UnicodeDecodeError):
         raise ModelFileError(f"{path}: corrupted model file (its header is not JSON)")
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{path}: corrupted model file (its header is not a JSON object)")
     if header.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a nanonet model file (format {header.get('format')!r})")
     if header.get("version") != VERSION:
         raise ModelFileError(f"{path}: model file format version {header.get('version')}, "
                              f"this nanonet reads version {VERSION}")
+    for key, kind in (("arch", str), ("config", dict), ("meta", dict)):
+        if not isinstance(header.get(key, {} if kind is dict else None), kind):
+            raise ModelFileError(f"{path}: corrupted model file (its header's {key} is not a {kind.__name__})")
     groups = {"state": {}, "norm": {}, "extra": {}}
     for key, a in arrays.items():
         prefix, _, name = key.partition("/")
@@ -109,6 +117,29 @@ def read(path):
         groups[prefix][name] = a
     return ModelFile(arch=header.get("arch"), config=header.get("config", {}), meta=header.get("meta", {}),
                      state=groups["state"], normalization=groups["norm"], extra=groups["extra"])
+
+
+def _check_declared_sizes(path):
+    """ModelFileError if an array of the archive declares more than MAX_ARRAY_BYTES (or all of them more than
+    MAX_TOTAL_BYTES), read from the .npy headers alone: a small compressed file may declare gigabytes."""
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                with z.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                        np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read_header(f, max_header_size=10000)
+                size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                total += size
+                if size > MAX_ARRAY_BYTES or total > MAX_TOTAL_BYTES:
+                    raise ModelFileError(f"{path}: {info.filename} declares {size / 1e9:.3g} GB; a model file's "
+                                         f"arrays may hold at most {MAX_ARRAY_BYTES / 1e9:.3g} GB each")
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, TypeError) as e:
+        raise ModelFileError(f"{path}: unreadable, truncated or corrupted model file ({e})")
 
 
 def load_state(model, state, source="model file"):
@@ -130,5 +161,7 @@ def load_state(model, state, source="model file"):
                                  f"the model needs {a.shape}")
         if got.dtype.kind != "f":
             raise ModelFileError(f"{source}: {name} holds {got.dtype}, not floating-point numbers")
+        if not np.isfinite(got).all():
+            raise ModelFileError(f"{source}: {name} holds values that are not finite (NaN or infinity)")
     model.set_state(state)
     return model

@@ -61,6 +61,12 @@ def load_cascade(paths, gpu=-1, **options):
         raise ModelFileError(f"a cascade takes 2, 4 or 6 model files ({', '.join(CASCADE_STAGES)}), "
                              f"got {len(paths)}")
     _check_options(CascadeDetector, options, "face")
+    from nanonet.serialize import read
+    for path, name in zip(paths, CASCADE_STAGES):
+        arch = read(path).arch
+        if arch != name:
+            raise ModelFileError(f"{path}: holds a {arch} net where the cascade's files take a {name} net "
+                                 f"(in the order {', '.join(CASCADE_STAGES)})")
     xp = use_device(gpu)
     kinds = ["face" if name.startswith("net") else "calibration" for name in CASCADE_STAGES]
     return CascadeDetector(*[_net(path, xp, kind) for path, kind in zip(paths, kinds)], **options)

@@ -132,12 +132,30 @@ def load_model(path):
     f = serialize.read(path)
     if f.arch not in NETS:
         raise serialize.ModelFileError(f"{path}: holds an unknown architecture {f.arch!r}")
-    key = "outputs" if NETS[f.arch].task == "regress" else "classes"
-    names = f.config.get(key)
-    if not names:
+    spec = NETS[f.arch]
+    key = "outputs" if spec.task == "regress" else "classes"
+    names, size = f.config.get(key), f.config.get("input_size")
+    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
         raise serialize.ModelFileError(f"{path}: its config names no {key}")
-    model = NETS[f.arch].build(np.random.default_rng(0), len(names))
+    if size != spec.input_size or isinstance(size, bool):
+        raise serialize.ModelFileError(f"{path}: input_size {size!r}; a {f.arch} net reads {spec.input_size}")
+    model = spec.build(np.random.default_rng(0), len(names))
     serialize.load_state(model, f.state, path)
-    if not f.normalization:
-        raise serialize.ModelFileError(f"{path}: holds no input normalisation")
-    return model, Normalization.from_arrays(f.normalization), f
+    return model, _normalization(path, f.normalization, size), f
+
+
+def _normalization(path, arrays, size):
+    """The model file's input normalisation, checked: a mean and a positive std per channel or per pixel."""
+    if set(arrays) != {"mean", "std"}:
+        raise serialize.ModelFileError(f"{path}: its input normalisation holds {sorted(arrays)}, not mean and std")
+    for name, a in arrays.items():
+        try:
+            np.broadcast_to(a, (3, size, size))
+        except ValueError:
+            raise serialize.ModelFileError(f"{path}: normalisation {name} of shape {a.shape} fits no (3, {size}, "
+                                           f"{size}) input")
+        if a.dtype.kind != "f" or not np.isfinite(a).all():
+            raise serialize.ModelFileError(f"{path}: normalisation {name} holds values that are not finite numbers")
+    if not (arrays["std"] > 0).all():
+        raise serialize.ModelFileError(f"{path}: normalisation std holds values that are not above 0")
+    return Normalization.from_arrays(arrays)

@@ -1,14 +1,19 @@
 """What the tests share: layers under test, each with an input shape small enough for float64 central differences;
-geometries of the kernels; untrained detector nets and their model files; a tiny task that a CNN learns."""
+geometries of the kernels; untrained detector nets and their model files; a tiny task that a CNN learns, and a
+Trainer of one."""
 import numpy as np
 
 import nanonet as nn
 import nets
 from nanonet import serialize
 from nanonet.data import detection
+from nanonet.data.augment import Augment
+from nanonet.data.datasets import ArrayDataset
+from nanonet.data.iterator import BatchIterator
 from nanonet.data.normalize import Normalization
 from nanonet.losses import accuracy, softmax_cross_entropy
-from nanonet.optim import MomentumSGD
+from nanonet.optim import ExponentialDecay, MomentumSGD
+from nanonet.training import Trainer
 from nets import cascade
 from nets.frg import frgnet_slim
 
@@ -139,3 +144,21 @@ def cascade_files(folder, count=6):
         serialize.save(path, untrained_net(k, build), name, {"classes": classes, "input_size": side}, NORM.arrays())
         paths.append(str(path))
     return paths
+
+
+def tiny_trainer(out_dir, init_seed=0, seed=0):
+    """A Trainer of a tiny CNN on 48 generated 8x8 images of two classes, for 3 epochs, writing to out_dir."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, 48)
+    images = np.clip(rng.normal(90 + 80 * labels[:, None, None, None], 30, (48, 8, 8, 3)), 0, 255).astype(np.uint8)
+    data = ArrayDataset(images, labels, ["a", "b"])
+    norm = Normalization(128, 64)
+    rng = np.random.default_rng(init_seed)
+    train = BatchIterator(data.subset(range(40)), 8, 8, norm, Augment(flip=True, rot90=True), seed=seed)
+    val = BatchIterator(data.subset(range(40, 48)), 8, 8, norm, shuffle=False)
+    model = nn.Sequential(nn.Conv2D(3, 4, 3, pad=1, rng=rng), nn.BatchNorm(4), nn.ReLU(), nn.MaxPool2D(2),
+                          nn.Linear(64, 16, rng=rng), nn.ReLU(), nn.Dropout(0.3, rng=rng), nn.Linear(16, 2, rng=rng))
+    opt = MomentumSGD(lr=0.05, momentum=0.9, weight_decay=1e-4).setup(model)
+    save = {"arch": "tiny", "config": {"classes": ["a", "b"]}, "normalization": norm.arrays(), "meta": {}}
+    return Trainer(model, opt, train, val, 3, save, out_dir=str(out_dir), schedule=ExponentialDecay(0.9),
+                   log=lambda line: None)

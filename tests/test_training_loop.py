@@ -7,17 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import nanonet as nn
-from nanonet import serialize
-from nanonet.data.augment import Augment
-from nanonet.data.datasets import ArrayDataset, DataError
-from nanonet.data.iterator import BatchIterator
-from nanonet.data.normalize import Normalization
-from nanonet.optim import ExponentialDecay, MomentumSGD
-from nanonet.training import Trainer
 import nets
+from nanonet import serialize
+from nanonet.data.datasets import DataError
 from nets import registry
-from tests.cases import NORM, cascade_files, untrained_net
+from tests.cases import NORM, cascade_files, tiny_trainer, untrained_net
 from tests.data_files import class_folders, train_py, webfaces_folder, write_image, zip_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,25 +24,8 @@ def _umask():
     return mask
 
 
-def _setup(out_dir, init_seed=0, seed=0):
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 2, 48)
-    images = np.clip(rng.normal(90 + 80 * labels[:, None, None, None], 30, (48, 8, 8, 3)), 0, 255).astype(np.uint8)
-    data = ArrayDataset(images, labels, ["a", "b"])
-    norm = Normalization(128, 64)
-    rng = np.random.default_rng(init_seed)
-    train = BatchIterator(data.subset(range(40)), 8, 8, norm, Augment(flip=True, rot90=True), seed=seed)
-    val = BatchIterator(data.subset(range(40, 48)), 8, 8, norm, shuffle=False)
-    model = nn.Sequential(nn.Conv2D(3, 4, 3, pad=1, rng=rng), nn.BatchNorm(4), nn.ReLU(), nn.MaxPool2D(2),
-                          nn.Linear(64, 16, rng=rng), nn.ReLU(), nn.Dropout(0.3, rng=rng), nn.Linear(16, 2, rng=rng))
-    opt = MomentumSGD(lr=0.05, momentum=0.9, weight_decay=1e-4).setup(model)
-    save = {"arch": "tiny", "config": {"classes": ["a", "b"]}, "normalization": norm.arrays(), "meta": {}}
-    return Trainer(model, opt, train, val, 3, save, out_dir=str(out_dir), schedule=ExponentialDecay(0.9),
-                   log=lambda line: None)
-
-
 def test_a_run_writes_metrics_curves_and_checkpoints(tmp_path):
-    assert _setup(tmp_path).run() == "finished"
+    assert tiny_trainer(tmp_path).run() == "finished"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.npz", "curves.png", "last.npz", "metrics.jsonl"]
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2, 3]
@@ -62,15 +39,15 @@ def test_a_run_writes_metrics_curves_and_checkpoints(tmp_path):
 
 @pytest.mark.parametrize("stop_at", [3, 5, 11])  # mid-epoch, at an epoch's end, in the last epoch
 def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, stop_at):
-    straight = _setup(tmp_path / "straight")
+    straight = tiny_trainer(tmp_path / "straight")
     straight.run()
 
     def stop(trainer):
         trainer.stop_requested = trainer.stop_requested or trainer.batch + 5 * trainer.epoch == stop_at
-    first = _setup(tmp_path / "split")
+    first = tiny_trainer(tmp_path / "split")
     first.on_step = stop
     assert first.run() == "interrupted"
-    second = _setup(tmp_path / "split", init_seed=99).resume(tmp_path / "split" / "last.npz")
+    second = tiny_trainer(tmp_path / "split", init_seed=99).resume(tmp_path / "split" / "last.npz")
     assert second.run() == "finished"
     for name, a in straight.model.state().items():
         assert a.tobytes() == second.model.state()[name].tobytes(), name

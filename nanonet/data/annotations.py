@@ -3,15 +3,19 @@ or a keypoints CSV. Boxes are float (x, y, w, h) in pixels of the image as store
 
 Errors name the file and line.
 """
+import concurrent.futures
 import csv
 import math
 import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 
 from nanonet.data.datasets import DataError
+from nanonet.data.image import ImageError, read_image
 
+MAX_COORDINATE = 1e6
 WEBFACES_POINTS = ("left_eye", "right_eye", "nose", "mouth")
 WEBFACES_FLIP_PAIRS = ((0, 1),)
 
@@ -33,8 +37,11 @@ def read_keypoints_csv(path, image_root=None):
     image_root = image_root or os.path.dirname(os.path.abspath(path))
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such annotation file")
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{path}: not a readable CSV text file ({e})")
     if not rows or rows[0][0] != "file" or len(rows[0]) % 2 != 1:
         raise DataError(f"{path}:1: expected a header 'file,<name>_x,<name>_y,...'")
     header = rows[0]
@@ -51,6 +58,9 @@ def read_keypoints_csv(path, image_root=None):
             points = np.array(row[1:], dtype=np.float64).reshape(-1, 2)
         except ValueError:
             raise DataError(f"{path}:{number}: coordinates must be numbers")
+        if not (np.isfinite(points).all() and np.abs(points).max() <= MAX_COORDINATE):
+            raise DataError(f"{path}:{number}: coordinates must be finite numbers of at most {MAX_COORDINATE:g} "
+                            "pixels")
         faces.setdefault(row[0], []).append(points)
     if not faces:
         raise DataError(f"{path}: no faces annotated")
@@ -86,16 +96,36 @@ def read_webfaces(folder):
         raise DataError(f"{folder}/annotations.csv: expected points {', '.join(WEBFACES_POINTS)}, got {', '.join(names)}")
     for image in images:
         image.boxes = np.stack([webfaces_box(p) for p in image.keypoints])
+        if image.boxes[:, 2].min() < 2:
+            raise DataError(f"{folder}/annotations.csv: a face of {os.path.basename(image.path)} has its four points "
+                            "(all but) in one place")
     return images
 
 
-def _blocks(path, zero_row):
-    """Yield (name, rows) from a file of blocks: a name line, a count line, then `count` rows of numbers
-    (WIDER writes one row of zeros for a count of 0: zero_row). Errors name the block's first line."""
+def readable(images, workers=4):
+    """The Annotated images whose files decode, with a warning on stderr for each of the rest."""
+    def decodes(annotated):
+        try:
+            read_image(annotated.path)
+            return True
+        except ImageError as e:
+            print(f"warning: skipping {e}", file=sys.stderr)
+            return False
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        return [a for a, ok in zip(images, pool.map(decodes, images)) if ok]
+
+
+def _blocks(path, zero_row, columns):
+    """Yield (name, rows) from a file of blocks: a name line, a count line, then `count` rows of at least
+    `columns` finite numbers (WIDER writes one row of zeros for a count of 0: zero_row). Errors name the
+    block's first line."""
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such annotation file")
-    with open(path) as f:
-        lines = [line.strip() for line in f]
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [line.strip() for line in f]
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not a text file ({e})")
     i = 0
     while i < len(lines):
         if not lines[i]:
@@ -105,9 +135,15 @@ def _blocks(path, zero_row):
         try:
             count = int(lines[i + 1])
             taken = max(count, 1) if zero_row else count
+            if count < 0 or i + 2 + taken > len(lines):
+                raise ValueError
             rows = [list(map(float, lines[i + 2 + k].split())) for k in range(taken)]
         except (IndexError, ValueError):
             raise DataError(f"{path}:{i + 1}: expected a face count and {name!r}'s rows after it")
+        for k, row in enumerate(rows):
+            if len(row) < columns or not all(math.isfinite(v) and abs(v) <= MAX_COORDINATE for v in row):
+                raise DataError(f"{path}:{i + 3 + k}: expected {columns} or more finite numbers of at most "
+                                f"{MAX_COORDINATE:g}")
         yield name, rows[:count]
         i += 2 + taken
 
@@ -118,7 +154,7 @@ def read_fddb(path, image_root, extension=".jpg"):
     Each ellipse becomes the axis-aligned box that bounds it.
     """
     images = []
-    for name, rows in _blocks(os.fspath(path), zero_row=False):
+    for name, rows in _blocks(os.fspath(path), zero_row=False, columns=5):
         boxes = []
         for major, minor, angle, cx, cy in (row[:5] for row in rows):
             half_w = math.hypot(major * math.sin(angle), minor * math.cos(angle))
@@ -133,7 +169,7 @@ def read_wider(path, image_root, skip_invalid=True):
     occlusion pose` per face (a count of 0 is followed by one line of zeros). Faces marked invalid, and
     empty boxes, are dropped unless skip_invalid is False."""
     images = []
-    for name, rows in _blocks(os.fspath(path), zero_row=True):
+    for name, rows in _blocks(os.fspath(path), zero_row=True, columns=4):
         boxes = [r[:4] for r in rows if not skip_invalid or ((len(r) < 8 or r[7] == 0) and r[2] > 0 and r[3] > 0)]
         images.append(Annotated(os.path.join(image_root, name), np.array(boxes, dtype=np.float64).reshape(-1, 4)))
     return images

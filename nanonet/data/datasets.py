@@ -166,6 +166,10 @@ class ListDataset(Dataset):
             raise DataError(f"{self.list_file}: the list holds no images")
         self.labels = np.array(labels, dtype=np.int64)
         self.classes = list(classes) if classes else [str(i) for i in range(self.labels.max() + 1)]
+        empty = sorted(set(range(len(self.classes))) - set(self.labels.tolist()))
+        if empty and not classes:
+            raise DataError(f"{self.list_file}: no image has label {', '.join(map(str, empty))}, though labels run to "
+                            f"{len(self.classes) - 1}: a typo? Labels number the classes from 0")
         bad = np.flatnonzero((self.labels < 0) | (self.labels >= len(self.classes)))
         if len(bad):
             raise DataError(f"{self.list_file}: label {self.labels[bad[0]]} of {self.paths[bad[0]]} is outside "

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from nanonet.data.datasets import ArrayDataset, held_out
-from nanonet.data.image import read_image
+from nanonet.data.image import ImageError, read_image
 
 CALIBRATION_SCALES = (0.83, 0.91, 1.0, 1.10, 1.21)
 CALIBRATION_OFFSETS = (-0.17, 0.0, 0.17)
@@ -209,6 +209,10 @@ def materialize(images, samples, size, classes, workers=2, load=lambda a: read_i
 
 
 def _shape(path):
-    from PIL import Image
-    with Image.open(path) as im:
-        return im.size[::-1]
+    """(height, width) of an image file, from its header."""
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with Image.open(path) as im:
+            return im.size[::-1]
+    except (UnidentifiedImageError, OSError) as e:
+        raise ImageError(f"{path}: not an image file, or unreadable ({e})")

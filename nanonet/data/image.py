@@ -54,8 +54,8 @@ def decode_image(source, name=None, channels=3, max_pixels=MAX_PIXELS):
         raise
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image file (or a format Pillow cannot read)")
-    except (OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"{path}: unreadable or truncated image ({e})")
+    except Exception as e:     # Pillow's decoders raise many kinds (TypeError, KeyError, struct.error, ...)
+        raise ImageError(f"{path}: unreadable or truncated image ({type(e).__name__}: {e})".replace("\n", " "))
     if a.size == 0:
         raise ImageError(f"{path}: the image is empty")
     return a[:, :, None] if channels == 1 else a
