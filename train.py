@@ -534,7 +534,7 @@ def main(argv=None):
             images = (im for im in (loader.load(i, 0) for i in range(min(count, len(train_set)))) if im is not None)
             normalization = Normalization.fit(images, spec.normalization)
         train = BatchIterator(train_set, batch, size, normalization, spec.augment, seed=args.seed,
-                              prefetch=not args.fast, skip_bad=args.skip_bad, workers=WORKERS)
+                              prefetch=not args.fast, skip_bad=args.skip_bad, workers=WORKERS, skipped=loader.skipped)
         val = BatchIterator(val_set, batch, size, normalization, shuffle=False, prefetch=not args.fast,
                             skip_bad=args.skip_bad)
 

@@ -20,18 +20,18 @@ class BatchIterator:
 
     augment(image, rng) -> (image, None) or None; normalize(uint8 NHWC) -> float32 NCHW. With
     skip_bad, images that cannot be read are left out of their batch with a warning (counted in
-    `skipped`); otherwise the ImageError naming the file stops the run. `workers` threads load and augment
+    `skipped`, which iterators over one dataset may share); otherwise the ImageError naming the file stops the run. `workers` threads load and augment
     the samples of a batch (OpenCV and the decoders release the GIL); the batch is the same for any number.
     """
 
     def __init__(self, dataset, batch_size, size, normalize, augment=None, shuffle=True, seed=0,
-                 prefetch=True, skip_bad=False, drop_last=False, workers=1):
+                 prefetch=True, skip_bad=False, drop_last=False, workers=1, skipped=None):
         if len(dataset) == 0:
             raise ValueError("the data set is empty")
         self.dataset, self.batch_size, self.size = dataset, batch_size, size
         self.normalize, self.augment, self.shuffle, self.seed = normalize, augment, shuffle, seed
         self.prefetch, self.skip_bad, self.drop_last = prefetch, skip_bad, drop_last
-        self.skipped = set()
+        self.skipped = set() if skipped is None else skipped   # shared, each bad image is warned of once
         self.pool = concurrent.futures.ThreadPoolExecutor(workers) if workers > 1 else None
 
     def batches_per_epoch(self):
