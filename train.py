@@ -15,8 +15,8 @@ import nanonet
 from nanonet import optim, serialize
 from nanonet.backend import BackendError, use_device
 from nanonet.cli import Parser
-from nanonet.data import detection
-from nanonet.data.annotations import read_webfaces, readable
+from nets import samples
+from nets.annotations import read_webfaces, readable
 from nanonet.data.datasets import (ArrayDataset, ConcatDataset, DataError, InMemory, TargetDataset, open_dataset,
                                    split_by_name)
 from nanonet.data.image import ImageError, read_image
@@ -72,27 +72,27 @@ def detection_sets(spec, path, val, seed, fast, skip_bad=False):
     training images (Annotated); with skip_bad, images that cannot be decoded are left out with a warning."""
     images = read_webfaces(path)
     train_images, val_images = (images, read_webfaces(val)) if os.path.exists(val) else \
-        detection.split_images(images, _fraction(val))
+        samples.split_images(images, _fraction(val))
     if fast:
         train_images, val_images = train_images[:FAST_IMAGES], val_images[:FAST_IMAGES]
     if skip_bad:
         train_images, val_images = readable(train_images, WORKERS), readable(val_images, WORKERS)
     if spec.samples == "faces":
-        classes = detection.FACE_CLASSES
-        make = lambda ims, rng: detection.face_samples(ims, rng, spec.per_face, spec.jitter)  # noqa: E731
+        classes = samples.FACE_CLASSES
+        make = lambda ims, rng: samples.face_samples(ims, rng, spec.per_face, spec.jitter)  # noqa: E731
     else:
-        classes = detection.CALIBRATION_CLASSES
+        classes = samples.CALIBRATION_CLASSES
         make = lambda ims, rng: calibration_samples(spec, ims, rng)  # noqa: E731
     rng = np.random.default_rng(seed)
-    train, val = (detection.materialize(ims, make(ims, rng), spec.input_size, classes)
+    train, val = (samples.materialize(ims, make(ims, rng), spec.input_size, classes)
                   for ims in (train_images, val_images))
     return train, val, train_images
 
 
 def calibration_samples(spec, images, rng):
     """spec.per_face of the 45 patterns about each face, and spec.displaced windows beyond them."""
-    return (detection.calibration_samples(images, rng, spec.per_face) +
-            detection.displaced_calibration_samples(images, rng, spec.displaced))
+    return (samples.calibration_samples(images, rng, spec.per_face) +
+            samples.displaced_calibration_samples(images, rng, spec.displaced))
 
 
 def scene_sets(spec, path, val, seed, fast):
@@ -106,11 +106,11 @@ def scene_sets(spec, path, val, seed, fast):
         rng = np.random.default_rng([seed, 4, k])
         parts = []
         for scenes in scene_chunks(crops, count, rng, face_class=crops.classes.index("face")):
-            samples = calibration_samples(spec, scenes, rng)
-            parts.append(detection.materialize(scenes, samples, spec.input_size, detection.CALIBRATION_CLASSES,
-                                               load=lambda scene: scene.image))
+            windows = calibration_samples(spec, scenes, rng)
+            parts.append(samples.materialize(scenes, windows, spec.input_size, samples.CALIBRATION_CLASSES,
+                                             load=lambda scene: scene.image))
         sets.append(ArrayDataset(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]),
-                                 detection.CALIBRATION_CLASSES))
+                                 samples.CALIBRATION_CLASSES))
     return (*sets, None)
 
 
@@ -174,7 +174,7 @@ def cascade_negatives(model_paths, images, size, seed, per_image, threshold=None
         bar.update(1)
         windows = detector.detect(image)[0]
         return windows[np.sort(rng.permutation(len(windows))[:per_image])]
-    crops = detection.hard_negatives(((read_image(a.path), a.boxes) for a in images), propose, size)
+    crops = samples.hard_negatives(((read_image(a.path), a.boxes) for a in images), propose, size)
     bar.close()
     print(f"mined {len(crops)} hard negatives with {len(model_paths) // 2} cascade stages in {len(images)} images")
     return crops
@@ -207,11 +207,11 @@ def scene_negatives(train_set, models, size, seed, scenes, misframed=0, photos=(
                 bar.update(1)
                 windows = detector.detect(image)[0]
                 return windows if cap is None else windows[np.sort(rng.permutation(len(windows))[:cap])]
-            crops.append(detection.hard_negatives(source, propose, size))
+            crops.append(samples.hard_negatives(source, propose, size))
             bar.close()
             print(f"mined {len(crops[-1])} hard negatives with {model} in {count} {name}")
     if misframed:
-        crops.append(detection.misframed_negatives(composed, np.random.default_rng([seed, 3]), misframed, size))
+        crops.append(samples.misframed_negatives(composed, np.random.default_rng([seed, 3]), misframed, size))
         print(f"cut {len(crops[-1])} misframed windows about the faces of {scenes} composed scenes")
     return np.concatenate(crops)
 
@@ -220,7 +220,7 @@ def negative_photos(folder, count):
     """The first `count` training images (Annotated) of a WebFaces folder, or none without a folder."""
     if not folder:
         return []
-    return detection.split_images(read_webfaces(folder), PHOTO_HOLDOUT)[0][:count]
+    return samples.split_images(read_webfaces(folder), PHOTO_HOLDOUT)[0][:count]
 
 
 def _cache(path, crops):

@@ -38,7 +38,7 @@ import nets  # noqa: E402
 from benchmarks import peers  # noqa: E402
 from benchmarks.common import machine_line, webfaces_validation, write_section  # noqa: E402
 from nanonet.data.datasets import open_dataset, split_by_name  # noqa: E402
-from nanonet.data.detection import iou  # noqa: E402
+from nanonet.kernels.nms import iou  # noqa: E402
 from nanonet.data.image import read_image  # noqa: E402
 from nets.registry import NETS  # noqa: E402
 from nets.detector import METHODS  # noqa: E402

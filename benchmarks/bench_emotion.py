@@ -7,8 +7,13 @@ Valence and arousal: RMSE against the emotion seed's coordinates of each face's 
 faces whose predicted sign agrees with the target's), on the faces whose target is not zero (neutral's is
 (0, 0)). Beside the regressor, the same figures for the classifier's expectation (the class coordinates
 weighted by its probabilities), and for always answering the commoner sign. Time: ms per face crop on one
-thread, one window and the 45-window vote (nets.expression.read_faces).
+thread, one window and the 45-window vote (nets.expression.read_faces). Video: frames per second of
+`detect.py VIDEO --emotion` at 640x480, detection and emotion together, on a slow pan and zoom across held-out
+WebFaces pictures holding one face each; start-up is left out (the difference of a long and a short video).
 """
+import subprocess
+import tempfile
+import time
 import argparse
 import os
 import sys
@@ -17,18 +22,51 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", 
     if __name__ == "__main__":
         os.environ[_variable] = "1"
 
+import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import nets  # noqa: E402
-from benchmarks.common import machine_line, median_time, write_section  # noqa: E402
+from benchmarks.common import machine_line, median_time, webfaces_validation, write_section  # noqa: E402
+from nanonet.data.image import read_image  # noqa: E402
 from nanonet.data.datasets import open_dataset  # noqa: E402
 from nets.expression import VALENCE_AROUSAL, read_faces  # noqa: E402
 from nets.registry import NETS  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIGURE = os.path.join(HERE, "figures", "emotion_confusion.png")
+
+
+def pan_and_zoom(path, pictures, frames, size=(640, 480), fps=25):
+    """A video of `frames` frames: each picture in turn, the view panning across it and zooming in slowly."""
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    for k in range(frames):
+        picture = pictures[k * len(pictures) // frames]
+        h, w = picture.shape[:2]
+        t = (k * len(pictures) / frames) % 1                  # 0 -> 1 across each picture's frames
+        zoom = 1 - 0.3 * t
+        cw, ch = int(w * zoom), int(h * zoom)
+        x, y = int((w - cw) * t), int((h - ch) * 0.5)
+        view = cv2.resize(picture[y:y + ch, x:x + cw], size, interpolation=cv2.INTER_AREA)
+        writer.write(np.ascontiguousarray(view[:, :, ::-1]))
+    writer.release()
+
+
+def video_fps(pictures, threads, frames=(20, 80)):
+    """Frames per second of detect.py --emotion on pan_and_zoom videos, start-up left out."""
+    env = dict(os.environ, **{v: str(threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                         "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")})
+    seconds = []
+    with tempfile.TemporaryDirectory() as folder:
+        for count in frames:
+            path = os.path.join(folder, f"pan{count}.mp4")
+            pan_and_zoom(path, pictures, count)
+            start = time.perf_counter()
+            subprocess.run([sys.executable, os.path.join(os.path.dirname(HERE), "detect.py"), path, "--emotion"],
+                           env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            seconds.append(time.perf_counter() - start)
+    return (frames[1] - frames[0]) / (seconds[1] - seconds[0])
 
 
 def va_figures(predicted, target):
@@ -101,6 +139,9 @@ def main(argv=None):
     one = median_time(lambda: reader.predict_proba(face), 20)[0] * 1e3
     one_va = median_time(lambda: reader.valence_arousal(face), 20)[0] * 1e3
     vote = median_time(lambda: read_faces(reader.predict_proba, reader.input_size, image, box), 5)[0] * 1e3
+    one_face = [read_image(a.path) for a in webfaces_validation() if len(a.boxes) == 1][:4]
+    cores = os.cpu_count()
+    fps = {threads: video_fps(one_face, threads) for threads in (1, cores)}
 
     lines = ["## Emotions on FER-2013 (`benchmarks/bench_emotion.py`)", "",
              f"Machine: {machine_line()}. {len(indices)} faces of the PublicTest split (`val/`); one thread.", "",
@@ -118,7 +159,10 @@ def main(argv=None):
                      f"{figures['arousal']['rmse']:.2f} | {figures['arousal']['sagr']:.3f} |")
     lines += ["", "Time per face on one thread (median ms):", "",
               "| classes, one window | valence and arousal, one window | classes, 45-window vote |",
-              "|---|---|---|", f"| {one:.1f} | {one_va:.1f} | {vote:.1f} |"]
+              "|---|---|---|", f"| {one:.1f} | {one_va:.1f} | {vote:.1f} |", "",
+              "Video, `detect.py VIDEO --emotion` at 640x480 (detection, one window for classes and for valence and "
+              "arousal, one face in view): "
+              f"**{fps[1]:.1f}** frames/s on one thread, {fps[cores]:.1f} on {cores}."]
     body = "\n".join(lines)
     print(body)
     write_section(args.out, "bench_emotion", body)

@@ -44,7 +44,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import nets  # noqa: E402
 from benchmarks import peers  # noqa: E402
 from benchmarks.common import machine_line, webfaces_validation, write_section  # noqa: E402
-from nanonet.data.detection import crop, iou  # noqa: E402
+from nanonet.kernels.nms import iou  # noqa: E402
+from nets.samples import crop  # noqa: E402
 from nanonet.data.image import read_image  # noqa: E402
 from nanonet.plot import line_chart  # noqa: E402
 from nets.evaluation import Tally  # noqa: E402

@@ -13,7 +13,7 @@ smile cascade beside it.
 - Framing: the face cascade's box on each crop (padded by its own width, edges repeated), as a share of the
   crop: what `nets.expression` relies on in reading a detected face's box as its crop.
 - The peer: OpenCV's haarcascade_smile.xml on the lower half of each crop, enlarged `PEER_SCALE` times; a
-  smile when it finds one. Its minNeighbors is the one of 1-40 that reads a third of the training crops best.
+  smile when it finds one. Its minNeighbors is the one of 1-100 that reads a third of the training crops best.
 - Time: median ms per face on one thread, the crop given.
 """
 import argparse
@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import nets  # noqa: E402
 from benchmarks.common import machine_line, median_time, webfaces_validation, write_section  # noqa: E402
 from nanonet.data.datasets import open_dataset, split_by_name  # noqa: E402
-from nanonet.data.detection import iou  # noqa: E402
+from nanonet.kernels.nms import iou  # noqa: E402
 from nanonet.data.image import read_image  # noqa: E402
 from nanonet.kernels.windows import extract_windows  # noqa: E402
 from nets.expression import read_faces  # noqa: E402
@@ -102,7 +102,7 @@ class SmileCascade:
         return int(len(found) > 0)
 
 
-def tuned_peer(crops, is_smile, settings=(1, 2, 3, 5, 8, 12, 16, 20, 25, 30, 40)):
+def tuned_peer(crops, is_smile, settings=(1, 2, 3, 5, 8, 12, 16, 20, 25, 30, 40, 50, 60, 80, 100)):
     """The SmileCascade whose minNeighbors (of `settings`) reads `crops` best: (cascade, its accuracy there)."""
     accuracy = {n: float(np.mean([SmileCascade(n)(c) for c in crops] == is_smile)) for n in settings}
     best = max(accuracy, key=accuracy.get)

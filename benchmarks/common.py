@@ -5,8 +5,8 @@ import re
 import statistics
 import time
 
-from nanonet.data.annotations import read_webfaces
-from nanonet.data.detection import split_images
+from nets.annotations import read_webfaces
+from nets.samples import split_images
 from nets.registry import NETS
 
 

@@ -110,7 +110,7 @@ def _check_options(detector, options, name):
 
 def _net(path, xp, kind):
     """A Classifier ("face") or a calibration Net ("calibration") from a model file, on xp's device."""
-    from nanonet.data.detection import CALIBRATION_CLASSES
+    from nets.samples import CALIBRATION_CLASSES
     from nets.detector import Classifier, Net
     from nets.registry import load_model
     model, normalization, f = load_model(path)

@@ -7,7 +7,7 @@ second convolution too, which shrinks its dense layer from 5.3M to 1.3M weights,
 ship in under 20 MB. The calibration nets carry no dropout (see cal24).
 """
 import nanonet as nn
-from nanonet.data.detection import CALIBRATION_PATTERNS
+from nets.samples import CALIBRATION_PATTERNS
 
 CALIBRATION_CLASSES = len(CALIBRATION_PATTERNS)  # 45: five scales times three x and three y offsets
 

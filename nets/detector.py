@@ -46,7 +46,8 @@ import cv2
 import numpy as np
 
 from nanonet.backend import to_cpu
-from nanonet.data.detection import calibrate, iou
+from nanonet.kernels.nms import iou
+from nets.samples import calibrate
 from nanonet.data.image import read_image
 from nanonet.kernels.nms import neighbours, nms
 from nanonet.kernels.windows import extract_windows

@@ -8,7 +8,7 @@ but overlaps one of them by min_iou or more counts neither as a hit nor as a fal
 """
 import numpy as np
 
-from nanonet.data.detection import iou
+from nanonet.kernels.nms import iou
 
 
 def match(boxes, scores, faces, min_iou=0.5):

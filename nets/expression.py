@@ -10,7 +10,7 @@ crops do: the face cascade's boxes on GENKI-4K and FER-2013 crops lie within 3% 
 import numpy as np
 
 import nanonet as nn
-from nanonet.data.detection import CALIBRATION_PATTERNS, calibration_window
+from nets.samples import CALIBRATION_PATTERNS, calibration_window
 from nanonet.kernels.windows import extract_windows
 
 # The emotion seed's (valence, arousal) for each class: pleasant (+) to unpleasant (-), tense (+) to calm (-).

@@ -8,7 +8,7 @@ import collections
 import cv2
 import numpy as np
 
-from nanonet.data.detection import iou
+from nanonet.kernels.nms import iou
 
 Scene = collections.namedtuple("Scene", "image boxes")
 

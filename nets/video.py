@@ -5,7 +5,7 @@ of the largest face's emotions.
 import cv2
 import numpy as np
 
-from nanonet.data.detection import iou
+from nanonet.kernels.nms import iou
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 

@@ -6,7 +6,7 @@ import numpy as np
 import nanonet as nn
 import nets
 from nanonet import serialize
-from nanonet.data import detection
+from nets import samples
 from nanonet.data.augment import Augment
 from nanonet.data.datasets import ArrayDataset
 from nanonet.data.iterator import BatchIterator
@@ -139,7 +139,7 @@ def cascade_files(folder, count=6):
     """Model files of the first `count` untrained cascade nets, in CASCADE_STAGES order."""
     paths = []
     for k, (name, build, side) in enumerate(zip(nets.CASCADE_STAGES[:count], BUILDS, SIDES)):
-        classes = detection.FACE_CLASSES if k % 2 == 0 else detection.CALIBRATION_CLASSES
+        classes = samples.FACE_CLASSES if k % 2 == 0 else samples.CALIBRATION_CLASSES
         path = folder / f"{name}.npz"
         serialize.save(path, untrained_net(k, build), name, {"classes": classes, "input_size": side}, NORM.arrays())
         paths.append(str(path))

@@ -3,9 +3,10 @@ import types
 import numpy as np
 import pytest
 
-from nanonet.data import detection
-from nanonet.data.annotations import read_fddb, read_keypoints_csv, read_webfaces, read_wider, webfaces_box
 from nanonet.data.datasets import DataError
+from nanonet.kernels.nms import iou
+from nets import samples
+from nets.annotations import read_fddb, read_keypoints_csv, read_webfaces, read_wider, webfaces_box
 from tests.data_files import webfaces_folder
 
 
@@ -68,26 +69,26 @@ def test_wider_boxes_skip_invalid_and_empty_images(tmp_path):
 def test_negatives_stay_clear_of_faces():
     rng = np.random.default_rng(0)
     boxes = np.array([[30, 30, 40, 40], [100, 20, 30, 30.0]])
-    windows = detection.random_negatives((160, 200), boxes, rng, 200, 12)
+    windows = samples.random_negatives((160, 200), boxes, rng, 200, 12)
     assert len(windows) == 200
-    assert max(detection.iou(w, boxes).max() for w in windows) < 0.3
+    assert max(iou(w, boxes).max() for w in windows) < 0.3
     assert all(w[2] >= 12 and w[0] >= 0 and w[1] >= 0 and w[0] + w[2] <= 200 and w[1] + w[3] <= 160 for w in windows)
 
 
 def test_iou():
-    assert detection.iou(np.array([0, 0, 10, 10]), [[5, 0, 10, 10], [20, 20, 5, 5], [0, 0, 10, 10]]) == \
+    assert iou(np.array([0, 0, 10, 10]), [[5, 0, 10, 10], [20, 20, 5, 5], [0, 0, 10, 10]]) == \
         pytest.approx([50 / 150, 0, 1])
 
 
 def test_calibration_patterns_and_their_inverse():
-    assert len(detection.CALIBRATION_PATTERNS) == len(detection.CALIBRATION_CLASSES) == 45
+    assert len(samples.CALIBRATION_PATTERNS) == len(samples.CALIBRATION_CLASSES) == 45
     box = np.array([40.0, 30.0, 20.0, 20.0])
-    windows = np.stack([detection.calibration_window(box, p) for p in detection.CALIBRATION_PATTERNS])
-    np.testing.assert_allclose(detection.calibrate(windows, np.eye(45)), np.tile(box, (45, 1)))
+    windows = np.stack([samples.calibration_window(box, p) for p in samples.CALIBRATION_PATTERNS])
+    np.testing.assert_allclose(samples.calibrate(windows, np.eye(45)), np.tile(box, (45, 1)))
     # below the 1/45 threshold a pattern does not count; uniform probabilities average all patterns
     probs = np.full((1, 45), 0.01)
     probs[0, 44] = 1 - 0.44
-    np.testing.assert_allclose(detection.calibrate(windows[44:], probs), box[None])
+    np.testing.assert_allclose(samples.calibrate(windows[44:], probs), box[None])
 
 
 def test_a_mirrored_calibration_window_needs_another_pattern():
@@ -95,48 +96,48 @@ def test_a_mirrored_calibration_window_needs_another_pattern():
     from nets.registry import NETS
     box = np.array([40.0, 30.0, 20.0, 20.0])
     s, x, y = 0.83, -0.17, 0.0
-    window = detection.calibration_window(box, (s, x, y))
+    window = samples.calibration_window(box, (s, x, y))
     mirrored_box = np.array([2 * window[0] + window[2] - box[0] - box[2], box[1], box[2], box[3]])
-    assert not np.allclose(detection.calibration_window(mirrored_box, (s, x, y)), window)
-    assert np.allclose(detection.calibration_window(mirrored_box, (s, 1 - s - x, y)), window)
-    assert 1 - s - x not in detection.CALIBRATION_OFFSETS
+    assert not np.allclose(samples.calibration_window(mirrored_box, (s, x, y)), window)
+    assert np.allclose(samples.calibration_window(mirrored_box, (s, 1 - s - x, y)), window)
+    assert 1 - s - x not in samples.CALIBRATION_OFFSETS
     assert not any(spec.augment.flip for spec in NETS.values() if spec.samples == "calibration")
 
 
 def test_displaced_calibration_windows_learn_the_pattern_that_corrects_them_best():
     box = np.array([100.0, 80.0, 40.0, 40.0])
-    samples = detection.displaced_calibration_samples([types.SimpleNamespace(boxes=box[None])],
-                                                      np.random.default_rng(0), 300)
-    windows, labels = np.array([w for _, w, _ in samples]), np.array([n for _, _, n in samples])
-    assert len(samples) == 300 and {i for i, _, _ in samples} == {0}
+    cut = samples.displaced_calibration_samples([types.SimpleNamespace(boxes=box[None])],
+                                                np.random.default_rng(0), 300)
+    windows, labels = np.array([w for _, w, _ in cut]), np.array([n for _, _, n in cut])
+    assert len(cut) == 300 and {i for i, _, _ in cut} == {0}
     sides = windows[:, 2] / box[2]
     assert sides.min() < 0.7 and sides.max() > 1.4        # beyond the patterns' 0.83 to 1.21
 
     def best(windows):
-        return [int(np.argmax(detection.iou(box, detection.calibrate(np.repeat(w[None], 45, 0), np.eye(45)))))
+        return [int(np.argmax(iou(box, samples.calibrate(np.repeat(w[None], 45, 0), np.eye(45)))))
                 for w in windows]
     assert list(labels) == best(windows)
     # corrected by its label, then by the best pattern again, every window frames the face
-    once = detection.calibrate(windows, np.eye(45)[labels])
-    twice = detection.calibrate(once, np.eye(45)[best(once)])
-    assert detection.iou(box, windows).min() < 0.4 and detection.iou(box, twice).min() > 0.7
+    once = samples.calibrate(windows, np.eye(45)[labels])
+    twice = samples.calibrate(once, np.eye(45)[best(once)])
+    assert iou(box, windows).min() < 0.4 and iou(box, twice).min() > 0.7
 
 
 def test_crops_repeat_edges_outside_the_image():
     image = np.zeros((10, 10, 3), np.uint8)
     image[:, :3] = 200
-    c = detection.crop(image, (-5, 0, 10, 10), 10)  # columns -5..-1 repeat column 0
+    c = samples.crop(image, (-5, 0, 10, 10), 10)  # columns -5..-1 repeat column 0
     assert c.shape == (10, 10, 3) and (c[:, :8] == 200).all() and (c[:, 8:] == 0).all()
 
 
 def test_materialize_cuts_every_sample(tmp_path):
     images = read_webfaces(webfaces_folder(tmp_path / "wf"))
-    samples = detection.face_samples(images, np.random.default_rng(0), jitters=2, negatives_per_image=3, min_size=12)
-    data = detection.materialize(images, samples, 12, detection.FACE_CLASSES)
-    assert data.images.shape == (len(samples), 12, 12, 3) and set(data.labels) == {0, 1}
-    calibration = detection.calibration_samples(images)
+    cut = samples.face_samples(images, np.random.default_rng(0), jitters=2, negatives_per_image=3, min_size=12)
+    data = samples.materialize(images, cut, 12, samples.FACE_CLASSES)
+    assert data.images.shape == (len(cut), 12, 12, 3) and set(data.labels) == {0, 1}
+    calibration = samples.calibration_samples(images)
     assert len(calibration) == 45 * 3
-    some = detection.calibration_samples(images, np.random.default_rng(0), per_face=5)
+    some = samples.calibration_samples(images, np.random.default_rng(0), per_face=5)
     assert len(some) == 5 * 3 and len({(i, n) for i, _, n in some}) == 15
 
 
@@ -144,26 +145,26 @@ def test_hard_negatives_keep_only_windows_off_the_faces():
     image = np.zeros((96, 96, 3), np.uint8)
     image[55:85, 55:85] = 200
     face = np.array([[10.0, 10.0, 30.0, 30.0]])
-    found = detection.hard_negatives([(image, face)], lambda im: np.array([[12, 11, 30, 30], [60, 60, 20, 20]]), 8)
+    found = samples.hard_negatives([(image, face)], lambda im: np.array([[12, 11, 30, 30], [60, 60, 20, 20]]), 8)
     assert found.shape == (1, 8, 8, 3) and (found == 200).all()
 
 
 def test_misframed_windows_cut_their_face_badly_and_no_other_well():
     rng = np.random.default_rng(0)
     boxes = np.array([[40, 40, 40, 40], [100, 40, 30, 30.0]])
-    windows = detection.misframed(boxes[0], (160, 200), boxes, rng, 100)
+    windows = samples.misframed(boxes[0], (160, 200), boxes, rng, 100)
     assert len(windows) == 100
-    assert all(0.1 <= detection.iou(w, boxes[:1])[0] < 0.4 and detection.iou(w, boxes).max() < 0.4 for w in windows)
+    assert all(0.1 <= iou(w, boxes[:1])[0] < 0.4 and iou(w, boxes).max() < 0.4 for w in windows)
     assert all(w[0] >= 0 and w[1] >= 0 and w[0] + w[2] <= 200 and w[1] + w[3] <= 160 for w in windows)
     sides = np.array([w[2] for w in windows])
     assert sides.min() < 40 < sides.max()      # too small and too large alike
-    crops = detection.misframed_negatives([(np.zeros((160, 200, 3), np.uint8), boxes)], rng, 3, 8)
+    crops = samples.misframed_negatives([(np.zeros((160, 200, 3), np.uint8), boxes)], rng, 3, 8)
     assert crops.shape == (6, 8, 8, 3)
 
 
 def test_split_holds_out_by_file_name(tmp_path):
     images = read_webfaces(webfaces_folder(tmp_path / "wf"))
-    train, val = detection.split_images(images, 0.5)
+    train, val = samples.split_images(images, 0.5)
     assert len(train) + len(val) == 2
-    again = detection.split_images(images[::-1], 0.5)[1]
+    again = samples.split_images(images[::-1], 0.5)[1]
     assert sorted(a.path for a in again) == sorted(a.path for a in val)

@@ -16,7 +16,7 @@ from PIL import Image
 
 import nets
 from nanonet import serialize
-from nanonet.data.annotations import read_keypoints_csv, read_webfaces, readable
+from nets.annotations import read_keypoints_csv, read_webfaces, readable
 from nanonet.data.datasets import DataError, ListDataset
 from nanonet.data.image import ImageError, ImageWarning, read_image
 from nanonet.serialize import ModelFileError

@@ -126,9 +126,9 @@ def test_a_cascade_needs_both_nets_of_each_stage():
 def test_cascade_model_files_load_in_order(tmp_path):
     paths = cascade_files(tmp_path)
     assert nets.load_cascade(paths).stages == 3 and nets.load_cascade(paths[:2]).stages == 1
-    with pytest.raises(ModelFileError, match="calibration"):
+    with pytest.raises(ModelFileError, match="holds a net12 net where the cascade's files take a cal12"):
         nets.load_cascade([paths[0], paths[0]])
-    with pytest.raises(ModelFileError, match="face / non-face"):
+    with pytest.raises(ModelFileError, match="holds a cal12 net where the cascade's files take a net12"):
         nets.load_cascade([paths[1], paths[1]])
     with pytest.raises(ModelFileError, match="2, 4 or 6"):
         nets.load_cascade(paths[:3])

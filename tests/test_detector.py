@@ -13,7 +13,7 @@ from nanonet import serialize
 from nanonet.kernels.nms import nms, nms_reference
 from nanonet.kernels.windows import extract_windows, extract_windows_reference
 from nanonet.model import batch_norm_folded, fully_convolutional
-from nanonet.data.detection import CALIBRATION_PATTERNS
+from nets.samples import CALIBRATION_PATTERNS
 from nets.detector import (Classifier, Net, SlidingWindowDetector, as_rgb, calibrated, joined, octaves, pyramid,
                            pyramid_windows, scan_pyramid, voted)
 from nets import cascade
@@ -350,7 +350,7 @@ def test_detect_py_refuses_unknown_models_and_options(tmp_path, args):
 
 
 def test_neighbour_counts_match_brute_force():
-    from nanonet.data.detection import iou
+    from nanonet.kernels.nms import iou
     from nanonet.kernels.nms import neighbours
     rng = np.random.default_rng(4)
     boxes = np.concatenate([rng.uniform(0, 60, (80, 2)), rng.uniform(5, 30, (80, 1)).repeat(2, 1)], 1)

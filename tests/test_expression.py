@@ -13,7 +13,7 @@ import nets
 from nanonet import serialize
 from nanonet.data.augment import Augment
 from nanonet.data.datasets import ArrayDataset, InMemory, TargetDataset, open_dataset, split_by_name
-from nanonet.data.detection import CALIBRATION_PATTERNS
+from nets.samples import CALIBRATION_PATTERNS
 from nanonet.data.iterator import BatchIterator
 from nanonet.data.normalize import Normalization
 from nets.expression import one_per_face, read_faces, windows_about

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nanonet.data.annotations import read_fddb, read_webfaces, read_wider
+from nets.annotations import read_fddb, read_webfaces, read_wider
 from nanonet.data.datasets import DataError
 from nanonet.data.image import ImageError, read_image
 from nanonet.serialize import ModelFileError

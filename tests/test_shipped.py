@@ -32,7 +32,7 @@ def test_shipped_anime_classifier_is_at_least_97_percent_accurate_on_held_out_cr
 
 @needs_data
 def test_shipped_anime_detector_finds_most_pasted_faces():
-    from nanonet.data.detection import iou
+    from nanonet.kernels.nms import iou
     from nets.scenes import compose_scenes
     _, val = split_by_name(open_dataset(DATA), 0.1)
     detector, found, total = nets.load("anime"), 0, 0
@@ -59,8 +59,8 @@ def test_default_detector_finds_the_astronaut():
 
 @needs_webfaces
 def test_shipped_face_detector_finds_most_held_out_faces():
-    from nanonet.data.annotations import read_webfaces
-    from nanonet.data.detection import split_images
+    from nets.annotations import read_webfaces
+    from nets.samples import split_images
     from nets.evaluation import Tally
     _, val = split_images(read_webfaces(WEBFACES), 0.1)
     detector, tally = nets.load("face"), Tally()

@@ -240,7 +240,7 @@ def test_cascade_trains_all_six_nets_mining_for_the_later_ones(tmp_path):
 
 def test_cascade_mining_threshold_sets_the_last_stage(tmp_path):
     import train
-    from nanonet.data.annotations import read_webfaces
+    from nets.annotations import read_webfaces
     paths = cascade_files(tmp_path, 2)
     images = read_webfaces(webfaces_folder(tmp_path / "wf"))
     mined = [len(train.cascade_negatives(paths, images, 24, 0, 1000, threshold)) for threshold in (0.0, 0.5, 1.0)]

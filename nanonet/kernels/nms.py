@@ -1,6 +1,32 @@
-"""Greedy non-maximum suppression: keep the best-scoring box, drop those overlapping it, repeat."""
+"""Boxes (x, y, w, h): their intersection over union, and greedy non-maximum suppression (keep the
+best-scoring box, drop those overlapping it, repeat). One IoU, _overlap, serves all of them."""
 import numpy as np
 from numba import njit
+
+
+@njit(cache=True)
+def _overlap(a, b):
+    """Intersection over union of two boxes (x, y, w, h)."""
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+@njit(cache=True)
+def _overlaps(box, boxes):
+    out = np.empty(len(boxes))
+    for k in range(len(boxes)):
+        out[k] = _overlap(box, boxes[k])
+    return out
+
+
+def iou(box, boxes):
+    """Intersection over union of one box (4,) with each of boxes (K, 4): (K,)."""
+    return _overlaps(np.asarray(box, dtype=np.float64).reshape(4),
+                     np.ascontiguousarray(boxes, dtype=np.float64).reshape(-1, 4))
 
 
 def nms(boxes, scores, iou_threshold):
@@ -17,9 +43,6 @@ def nms(boxes, scores, iou_threshold):
 def _nms_cpu(boxes, scores, iou_threshold):
     order = np.argsort(-scores, kind="mergesort")  # stable: ties keep their input order
     n = len(order)
-    x0, y0 = boxes[:, 0], boxes[:, 1]
-    x1, y1 = x0 + boxes[:, 2], y0 + boxes[:, 3]
-    area = boxes[:, 2] * boxes[:, 3]
     suppressed = np.zeros(n, dtype=np.bool_)
     keep = np.empty(n, dtype=np.int64)
     kept = 0
@@ -33,12 +56,8 @@ def _nms_cpu(boxes, scores, iou_threshold):
             j = order[b]
             if suppressed[j]:
                 continue
-            w = min(x1[i], x1[j]) - max(x0[i], x0[j])
-            h = min(y1[i], y1[j]) - max(y0[i], y0[j])
-            if w > 0 and h > 0:
-                inter = w * h
-                if inter / (area[i] + area[j] - inter) > iou_threshold:
-                    suppressed[j] = True
+            if _overlap(boxes[i], boxes[j]) > iou_threshold:
+                suppressed[j] = True
     return keep[:kept]
 
 
@@ -54,21 +73,24 @@ def _neighbours_cpu(boxes, iou_threshold):
     count = np.zeros(n, dtype=np.int64)
     for i in range(n):
         for j in range(i + 1, n):
-            w = min(boxes[i, 0] + boxes[i, 2], boxes[j, 0] + boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0])
-            h = min(boxes[i, 1] + boxes[i, 3], boxes[j, 1] + boxes[j, 3]) - max(boxes[i, 1], boxes[j, 1])
-            if w > 0 and h > 0:
-                inter = w * h
-                if inter / (boxes[i, 2] * boxes[i, 3] + boxes[j, 2] * boxes[j, 3] - inter) > iou_threshold:
-                    count[i] += 1
-                    count[j] += 1
+            if _overlap(boxes[i], boxes[j]) > iou_threshold:
+                count[i] += 1
+                count[j] += 1
     return count
+
+
+def iou_reference(a, b):
+    """Slow, obvious IoU of two boxes (x, y, w, h): the overlap's area over the union's."""
+    overlap_w = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    overlap_h = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    overlap = overlap_w * overlap_h
+    return overlap / (a[2] * a[3] + b[2] * b[3] - overlap)
 
 
 def nms_reference(boxes, scores, iou_threshold):
     """Slow, obvious greedy NMS in Python."""
-    from nanonet.data.detection import iou
     keep = []
     for i in sorted(range(len(scores)), key=lambda k: -scores[k]):
-        if all(iou(np.asarray(boxes[i], float), [boxes[k]])[0] <= iou_threshold for k in keep):
+        if all(iou_reference(boxes[i], boxes[k]) <= iou_threshold for k in keep):
             keep.append(i)
     return np.array(keep, dtype=np.int64)

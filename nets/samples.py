@@ -19,6 +19,7 @@ import numpy as np
 
 from nanonet.data.datasets import ArrayDataset, held_out
 from nanonet.data.image import ImageError, read_image
+from nanonet.kernels.nms import iou
 
 CALIBRATION_SCALES = (0.83, 0.91, 1.0, 1.10, 1.21)
 CALIBRATION_OFFSETS = (-0.17, 0.0, 0.17)
@@ -27,16 +28,6 @@ CALIBRATION_PATTERNS = np.array([(s, x, y) for s, x, y in itertools.product(
 FACE, NONFACE = 0, 1
 FACE_CLASSES = ["face", "nonface"]
 CALIBRATION_CLASSES = [f"s{s:g}_x{x:+g}_y{y:+g}" for s, x, y in CALIBRATION_PATTERNS]
-
-
-def iou(box, boxes):
-    """Intersection over union of one (x, y, w, h) box with each of boxes (K, 4)."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    x0, y0 = np.maximum(box[0], boxes[:, 0]), np.maximum(box[1], boxes[:, 1])
-    x1 = np.minimum(box[0] + box[2], boxes[:, 0] + boxes[:, 2])
-    y1 = np.minimum(box[1] + box[3], boxes[:, 1] + boxes[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    return inter / (box[2] * box[3] + boxes[:, 2] * boxes[:, 3] - inter)
 
 
 def calibration_window(box, pattern):
