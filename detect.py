@@ -107,8 +107,8 @@ def faces_of(image, vote, tracks=None):
     if _readers:    # a face with two boxes gets one reading
         keep = one_per_face(boxes, scores)
         boxes, scores = boxes[keep], scores[keep]
-    faces = [{"x": int(round(x)), "y": int(round(y)), "w": int(round(w)), "h": int(round(h)), "score": round(float(s), 4)}
-             for (x, y, w, h), s in zip(boxes, scores)]
+    faces = [{"x": int(round(x)), "y": int(round(y)), "w": int(round(w)), "h": int(round(h)),
+              "score": round(float(s), 4)} for (x, y, w, h), s in zip(boxes, scores)]
     ids = tracks.assign(boxes) if tracks else None
     for face, identity in zip(faces, ids or []):
         face["id"] = identity

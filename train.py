@@ -257,8 +257,9 @@ def check_resumable(checkpoint, settings, seed):
     now = {**settings, "seed": seed}
     changed = [k for k in now if k != "epochs" and k in began and began[k] != now[k]]
     if changed:
-        raise DataError("--resume: the run began with " + ", ".join(f"--{k.replace('_', '-')} {began[k]}" for k in changed)
-                        + "; resume with the same, or start a new run in another --out")
+        began_with = ", ".join(f"--{k.replace('_', '-')} {began[k]}" for k in changed)
+        raise DataError(f"--resume: the run began with {began_with}; resume with the same, or start a new run in "
+                        "another --out")
 
 
 def initial_weights(path, spec, config, model):
@@ -482,7 +483,8 @@ def main(argv=None):
             if not args.fast:
                 train_set, val_set = in_memory(train_set, args.skip_bad), in_memory(val_set, args.skip_bad)
             if spec.task == "regress":
-                train_set, val_set = with_targets(spec, train_set, args.seed), with_targets(spec, val_set, args.seed + 1)
+                train_set = with_targets(spec, train_set, args.seed)
+                val_set = with_targets(spec, val_set, args.seed + 1)
         if args.drop_faces and not (args.hard_negatives or args.negatives):
             raise DataError("--drop-faces filters the hard negatives: give --hard-negatives or --negatives too")
         if args.negative_photos and (spec.samples or not args.hard_negatives):
@@ -534,7 +536,8 @@ def main(argv=None):
             images = (im for im in (loader.load(i, 0) for i in range(min(count, len(train_set)))) if im is not None)
             normalization = Normalization.fit(images, spec.normalization)
         train = BatchIterator(train_set, batch, size, normalization, spec.augment, seed=args.seed,
-                              prefetch=not args.fast, skip_bad=args.skip_bad, workers=WORKERS, skipped=loader.skipped)
+                              prefetch=not args.fast, skip_bad=args.skip_bad, workers=WORKERS,
+                              skipped=loader.skipped)
         val = BatchIterator(val_set, batch, size, normalization, shuffle=False, prefetch=not args.fast,
                             skip_bad=args.skip_bad)
 

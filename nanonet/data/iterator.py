@@ -20,8 +20,9 @@ class BatchIterator:
 
     augment(image, rng) -> (image, None) or None; normalize(uint8 NHWC) -> float32 NCHW. With
     skip_bad, images that cannot be read are left out of their batch with a warning (counted in
-    `skipped`, which iterators over one dataset may share); otherwise the ImageError naming the file stops the run. `workers` threads load and augment
-    the samples of a batch (OpenCV and the decoders release the GIL); the batch is the same for any number.
+    `skipped`, which iterators over one dataset may share); otherwise the ImageError naming the file stops
+    the run. `workers` threads load and augment the samples of a batch (OpenCV and the decoders release the
+    GIL); the batch is the same for any number.
     """
 
     def __init__(self, dataset, batch_size, size, normalize, augment=None, shuffle=True, seed=0,
