@@ -1,7 +1,7 @@
 """The shipped smile net on GENKI-4K's held-out crops, one window against the 45-window vote, and OpenCV's
 smile cascade beside it.
 
-    python benchmarks/bench_smile.py [--images N] [--out BENCHMARKS.md]
+    python benchmarks/bench_smile.py [--images N] [--crops N] [--out BENCHMARKS.md]
 
 - Validation accuracy: the crops train.py holds out of ../shared/data/smile-genki4k-64.zip (a tenth, by a hash
   of the file name), as they are.
@@ -112,13 +112,15 @@ def tuned_peer(crops, is_smile, settings=(1, 2, 3, 5, 8, 12, 16, 20, 25, 30, 40,
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--images", type=int, help="use only the first N held-out WebFaces images (a smoke test)")
+    p.add_argument("--crops", type=int, help="use only the first N held-out GENKI-4K crops (a smoke test)")
     p.add_argument("--out", default=os.path.join(os.path.dirname(HERE), "BENCHMARKS.md"))
     args = p.parse_args(argv)
     reader, detector = nets.load("smile"), nets.load("face")
     smile = reader.classes.index("smile")
     train, val = split_by_name(open_dataset(NETS["smile"].data), 0.1)
-    crops = [val.image(i) for i in range(len(val))]
-    truth = val.labels
+    count = min(args.crops or len(val), len(val))
+    crops = [val.image(i) for i in range(count)]
+    truth = val.labels[:count]
     is_smile = truth == smile
     size = reader.input_size
 
@@ -135,8 +137,9 @@ def main(argv=None):
     cut = [extract_windows(c, w[None], c.shape[0])[0] for c, w in zip(crops, windows)]
     framing = detector_framing(detector, crops)
 
-    training_crops = [train.image(i) for i in range(0, len(train), 3)]
-    peer, peer_train = tuned_peer(training_crops, train.labels[::3] == smile)
+    every = 3 if not args.crops else max(3, len(train) // args.crops)
+    training_crops = [train.image(i) for i in range(0, len(train), every)]
+    peer, peer_train = tuned_peer(training_crops, train.labels[::every] == smile)
     peer_clean = np.array([peer(c) for c in crops]) == is_smile
     peer_cut = np.array([peer(c) for c in cut]) == is_smile
 

@@ -31,6 +31,8 @@ SCRIPTS = [
     ("bench_face.py", [], ["--images", "4", "--timing", "2"]),
     ("bench_throughput.py", [], ["--images", "1", "--rounds", "1", "--sizes", "640x480"]),
     ("bench_batch.py", [], ["--images", "4", "--repeats", "1"]),
+    ("bench_smile.py", [], ["--images", "10", "--crops", "30"]),
+    ("bench_emotion.py", [], ["--quick"]),
     ("bench_gpu.py", ["--gpu", "0"], ["--gpu", "0", "--rounds", "1"]),                # likewise
 ]
 INTRO = """# Benchmarks
