@@ -43,6 +43,12 @@ def test_pooling_matches_references(geometry):
     np.testing.assert_array_equal(pool.max_pool_forward(x, k, k, s, s, p, p, cover_all, argmax=False)[0], y)
     np.testing.assert_allclose(pool.avg_pool_forward(x, k, k, s, s, p, p, cover_all),
                                pool.avg_pool_reference(x, k, k, s, s, p, p, cover_all), rtol=1e-12)
+    gy = np.random.default_rng(1).normal(size=y.shape)
+    h, w = x.shape[2:]
+    np.testing.assert_allclose(pool.max_pool_backward(gy, argmax, h, w, k, k, s, s, p, p),
+                               pool.max_pool_backward_reference(x, gy, k, k, s, s, p, p), rtol=1e-12)
+    np.testing.assert_allclose(pool.avg_pool_backward(gy, h, w, k, k, s, s, p, p),
+                               pool.avg_pool_backward_reference(gy, h, w, k, k, s, s, p, p), rtol=1e-12)
 
 
 def test_cover_all_gives_frgnet_sizes():

@@ -351,3 +351,32 @@ def avg_pool_reference(x, kh, kw, sy, sx, ph, pw, cover_all):
             cols = min(ox * sx + kw, w + 2 * pw) - ox * sx
             y[:, :, oy, ox] = xp[:, :, oy * sy:oy * sy + kh, ox * sx:ox * sx + kw].sum(axis=(2, 3)) / (rows * cols)
     return y
+
+
+def max_pool_backward_reference(x, gy, kh, kw, sy, sx, ph, pw):
+    """Slow, obvious max-pool gradient: each output's gradient added to the input pixel that is its window's
+    (first) maximum, found again from x itself."""
+    n, c, h, w = x.shape
+    gx = np.zeros_like(x)
+    for b, ch, oy, ox in np.ndindex(*gy.shape):
+        rows = range(max(oy * sy - ph, 0), min(oy * sy - ph + kh, h))
+        cols = range(max(ox * sx - pw, 0), min(ox * sx - pw + kw, w))
+        best = max(((x[b, ch, i, j], -i, -j) for i in rows for j in cols))    # the first of equal maxima
+        gx[b, ch, -best[1], -best[2]] += gy[b, ch, oy, ox]
+    return gx
+
+
+def avg_pool_backward_reference(gy, h, w, kh, kw, sy, sx, ph, pw):
+    """Slow, obvious average-pool gradient: each output's gradient shared evenly over its window's part
+    inside the padding (as avg_pool_reference divides), the padding's share dropped."""
+    n, c, oh, ow = gy.shape
+    gx = np.zeros((n, c, h, w), dtype=gy.dtype)
+    for oy in range(oh):
+        for ox in range(ow):
+            rows = min(oy * sy + kh, h + 2 * ph) - oy * sy
+            cols = min(ox * sx + kw, w + 2 * pw) - ox * sx
+            share = gy[:, :, oy, ox] / (rows * cols)
+            for i in range(max(oy * sy - ph, 0), min(oy * sy - ph + kh, h)):
+                for j in range(max(ox * sx - pw, 0), min(ox * sx - pw + kw, w)):
+                    gx[:, :, i, j] += share
+    return gx
