@@ -73,15 +73,9 @@ def drawing_folder_problem(folder):
 
 def draw(image, faces, path):
     """Save `image` with each face's box, score, and smile or emotion label drawn."""
-    canvas = np.ascontiguousarray(image.copy())
-    thickness = max(2, round(max(image.shape[:2]) / 300))
-    for face in faces:
-        x, y, w, h = face["x"], face["y"], face["w"], face["h"]
-        cv2.rectangle(canvas, (x, y), (x + w, y + h), (0, 255, 0), thickness)
-        words = [f"{face['score']:.2f}"] + [face[k]["label"] or "?" for k in ("smile", "emotion") if k in face]
-        cv2.putText(canvas, " ".join(words), (x, max(y - 4, 12)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness,
-                    (0, 255, 0), thickness // 2 + 1)
-    Image.fromarray(canvas).save(path)
+    drawn = overlay(np.ascontiguousarray(image), faces, alpha=0, colour=(0, 255, 0),
+                    first=lambda face: f"{face['score']:.2f}")
+    Image.fromarray(drawn).save(path)
 
 
 _detector = None

@@ -78,20 +78,22 @@ class Tracks:
         return np.mean(past, axis=0)
 
 
-def overlay(frame, faces, alpha=0.35):
-    """The RGB frame with each face's box filled semi-transparently and its labels written above it."""
-    shade = frame.copy()
+def overlay(image, faces, alpha=0.35, colour=(0, 200, 255), first=lambda face: f"#{face['id']}"):
+    """The RGB image with each face's box drawn (and filled with `colour` at opacity `alpha`), and above it
+    first(face) and its smile and emotion labels."""
+    out = image.copy()
+    if alpha:
+        for face in faces:
+            x, y, w, h = face["x"], face["y"], face["w"], face["h"]
+            cv2.rectangle(out, (x, y), (x + w, y + h), colour, -1)
+        out = cv2.addWeighted(out, alpha, image, 1 - alpha, 0)
+    thickness = max(2, round(max(image.shape[:2]) / 300))
     for face in faces:
         x, y, w, h = face["x"], face["y"], face["w"], face["h"]
-        cv2.rectangle(shade, (x, y), (x + w, y + h), (0, 200, 255), -1)
-    out = cv2.addWeighted(shade, alpha, frame, 1 - alpha, 0)
-    thickness = max(1, round(max(frame.shape[:2]) / 400))
-    for face in faces:
-        x, y, w, h = face["x"], face["y"], face["w"], face["h"]
-        cv2.rectangle(out, (x, y), (x + w, y + h), (0, 200, 255), thickness)
-        words = [f"#{face['id']}"] + [face[k]["label"] or "?" for k in ("smile", "emotion") if k in face]
-        cv2.putText(out, " ".join(words), (x, max(y - 5, 12)), cv2.FONT_HERSHEY_SIMPLEX, 0.45 * thickness,
-                    (255, 255, 255), thickness, cv2.LINE_AA)
+        cv2.rectangle(out, (x, y), (x + w, y + h), colour, thickness)
+        words = [first(face)] + [face[k]["label"] or "?" for k in ("smile", "emotion") if k in face]
+        cv2.putText(out, " ".join(words), (x, max(y - 4, 12)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness, colour,
+                    thickness // 2 + 1, cv2.LINE_AA)
     return out
 
 
