@@ -30,17 +30,26 @@ def test_shipped_anime_classifier_is_at_least_97_percent_accurate_on_held_out_cr
     assert _held_out_accuracy(detector.classifier, 64) >= 0.97
 
 
-@needs_data
-def test_shipped_anime_detector_finds_most_pasted_faces():
+def _anime_recall_and_false_positives(detector, scenes=40):
+    """On a fixed sample of scenes composed from the held-out crops: (recall at IoU 0.5, false positives)."""
     from nanonet.kernels.nms import iou
     from nets.scenes import compose_scenes
     _, val = split_by_name(open_dataset(DATA), 0.1)
-    detector, found, total = nets.load("anime"), 0, 0
-    for image, boxes in compose_scenes(val, 5, np.random.default_rng(3)):
+    found = total = false = 0
+    for image, boxes in compose_scenes(val, scenes, np.random.default_rng(3)):
         detected, _ = detector.detect(image)
         found += sum(len(detected) > 0 and iou(b, detected).max() >= 0.5 for b in boxes)
+        false += sum(len(boxes) == 0 or iou(b, boxes).max() < 0.5 for b in detected)
         total += len(boxes)
-    assert found / total >= 0.6
+    return found / total, false
+
+
+@needs_data
+def test_shipped_anime_detector_finds_pasted_faces_as_measured():
+    """Measured on this sample: 0.968 of 188 faces, no false positive; 0.926 with calibration switched off."""
+    detector = nets.load("anime")
+    recall, false = _anime_recall_and_false_positives(detector)
+    assert recall >= 0.95 and false <= 2
 
 
 def test_default_detector_finds_the_astronaut():
@@ -58,13 +67,15 @@ def test_default_detector_finds_the_astronaut():
 
 
 @needs_webfaces
-def test_shipped_face_detector_finds_most_held_out_faces():
+def test_shipped_face_detector_finds_held_out_faces_as_measured():
+    """Measured on the first 120 held-out images, against their annotations alone: 0.902 of the faces at 0.058
+    false positives an image; without the mirror images and the moved window's view, 0.895 at 0.100."""
     from nets.annotations import read_webfaces
-    from nets.samples import split_images
     from nets.evaluation import Tally
+    from nets.samples import split_images
     _, val = split_images(read_webfaces(WEBFACES), 0.1)
     detector, tally = nets.load("face"), Tally()
-    for a in val[:60]:
+    for a in val[:120]:
         tally.add(*detector.detect(a.path), a.boxes)
     recall, false_positives = tally.at()
-    assert recall >= 0.5 and false_positives <= 0.4
+    assert recall >= 0.88 and false_positives <= 0.08
