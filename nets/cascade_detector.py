@@ -10,29 +10,23 @@
 2. Survivors are cut out of the image at 24x24 in one numba batch, each output pixel the mean of samples
    spread over the part of the window it covers (area averaging from the image, as the nets' training
    crops were resized. Cut from the pyramid's levels instead, a crop was resized twice and blurred more than
-   any the nets trained on: the 24-net rejected twice as many of the windows on held-out faces (5.3% of
-   them below 0.3 against 2.8%), and the cascade found 1.9 points fewer faces at equal false positives.)
+   any the nets trained on, and the 24-net rejected twice as many of the windows on faces.)
    They are scored by the 24-net (threshold24) and calibrated by the 24-cal net; overlaps above nms24 go.
 3. Survivors are cut out at 48x48, scored by the 48-net (threshold) and calibrated by the 48-cal net;
    overlaps above nms_iou go, best first, and each box kept becomes the score-weighted mean of the boxes
    overlapping it by vote_iou or more (box voting, Gidaris and Komodakis 2015). The paper suppresses, then
-   calibrates; calibrating every box first and voting puts the final boxes closer to the faces (on the
-   held-out images, recall at IoU 0.5 gains about 3 points at equal false positives). vote_iou=1 keeps
-   the best box of each cluster as it is.
+   calibrates; calibrating every box first and voting puts the final boxes closer to the faces.
+   vote_iou=1 keeps the best box of each cluster as it is.
    With `judge_moved` (the default) the 48-net judges each window twice, where it lies and where the 48-cal
    net moves it, and scores it by the mean: the 24-cal net leaves many windows a pattern or so off their
-   faces, and the 48-net's score depends on the framing. On the held-out images, at the Haar cascade's
-   false positives, recall rose from 0.865 to 0.886, for about a tenth more time at 640x480 (the second
-   reading is spared the windows that the first leaves no chance).
+   faces, and the 48-net's score depends on the framing (the second reading is spared the windows that the
+   first leaves no chance).
 With `mirror` (the default) the 48-net and the calibration nets also read each crop's mirror image: the
-48-net's score is the mean of its face probabilities for the two (the net trained on both: on the held-out
-images, about 2 points of recall at equal false positives), and each calibration the mean of the two
-corrections, the mirror image's mirrored back. Reading the mirror images in the calibrations too raised
-recall on the held-out images at the Haar cascade's false positives from 0.790 to 0.844 (better placed boxes
-hit more faces and merge more of their duplicates), for at most a sixth more time.
-A window's score is its last net's face probability. (Adding the 12- and 24-nets' logits to the 48-net's,
-weighted 0.1 to 1, ranked the held-out faces no better: at the Haar cascade's false positives, 0.870 to 0.895
-of them over 24 weightings against 0.887, the best within the noise of tuning on the set that measures it.)
+48-net's score is the mean of its face probabilities for the two (the net trained on both), and each
+calibration the mean of the two corrections, the mirror image's mirrored back: better placed boxes hit more
+faces and merge more of their duplicates.
+A window's score is its last net's face probability (adding the earlier nets' logits ranked faces no better).
+What each of these choices measured is in nets/weights/README.md ("Design measurements").
 `stages` stops the cascade early (1 or 2), which is how the later nets' hard negatives are mined.
 """
 import os
@@ -48,11 +42,9 @@ from nets.detector import (EMPTY_BOXES, EMPTY_SCORES, as_rgb, calibrated, check_
 
 class CascadeDetector:
     """Defaults tuned on the held-out WebFaces images (benchmarks/bench_face.py), not counting the faces that
-    the annotations miss: threshold 0.5 finds 0.911 of the annotated faces with fewer false positives than
-    OpenCV's Haar cascade (0.072 an image against 0.078); threshold12 0.3 rather than 0.2 finds 1.3 points
-    fewer faces there in 12% less time. `read_floor` 0.1 spares the later views (mirror image, moved window)
-    the windows that the views before score below it: about a sixth less time at 640x480, for 0.3 points of
-    recall (0.914 at 0.070 without it)."""
+    the annotations miss: threshold 0.5 finds more of the annotated faces than OpenCV's Haar cascade with fewer
+    false positives. `read_floor` spares the later views (mirror image, moved window) the windows that the
+    views before score below it, for time."""
 
     def __init__(self, net12, cal12, net24=None, cal24=None, net48=None, cal48=None, min_size=24,
                  scale_step=1.25, stride=4, threshold12=0.3, nms12=0.5, threshold24=0.2, nms24=0.5,

@@ -14,8 +14,8 @@ Three ways to score them:
   moved and rescaled onto the face it cuts, so that the classifier judges it framed as in training (on
   composed scenes, a calibrated window judged finds more faces than one calibrated after judging).
   Calibrated windows converge on their faces: those overlapping by `merge_iou` or more are merged into one,
-  their mean weighted by the first stage's scores, before the classifier reads them (on the tuning scenes,
-  a third less time and 3 false positives rather than 5 in 1000 scenes, for 0.4 points of recall). The
+  their mean weighted by the first stage's scores, before the classifier reads them (a third less time, and
+  fewer false positives). The
   patterns correct a window's side by at most a fifth; the first stage also proposes windows of 0.6x or 1.5x
   a face, which a net trained on such windows too (nets/registry.py) moves as far as a pattern goes, rather
   than leaving them where they are. With a `second_stage` (a 24x24 face / non-face net, as Li et al.'s
@@ -25,10 +25,8 @@ Three ways to score them:
   the second stage's hard negatives are mined.
 Every method calibrates the windows it keeps (the cascade once more, as Li et al. calibrate after every
 stage): the classifier's scores saturate near 1 about a face, and without it the final suppression kept, by
-a hair, a window of 1.3x the face about as often as one that framed it. On 2000 scenes composed from the
-held-out crops (seeds 20 to 39 of nets/scenes.py) the cascade's false positives fell from 14 to 8 at
-threshold 0.9, recall rising from 0.955 to 0.956; on 2000 others (seeds 40 to 59), from 12 to 5 and from
-0.953 to 0.954.
+a hair, a window of 1.3x the face about as often as one that framed it. What each of these choices measured
+is in nets/weights/README.md.
 With `mirror`, a cut-out window's score is the mean of the classifier's for the crop and for its mirror
 image (the "fcn" path has no crops, and ignores it; the second stage reads each crop once: its mirror image
 bought no recall on 200 tuning scenes), and each calibration the mean of the corrections read
@@ -290,10 +288,8 @@ def voted(boxes, scores, keep, min_iou):
 def scan_pyramid(net, image, sizes, threshold, every=1, crops=False):
     """net.scan_level() at each window side of `sizes` (ascending), one result per side, on the levels of
     pyramid(): resized from an octave, area averaging reads a few pixels per output pixel, not the whole
-    image (3 ms rather than 16 at 640x480). Each level was once resized from the one before (2 ms), but
-    the blur of a dozen 1.25x steps made large faces look unlike the nets' training crops, each resized
-    once: at equal false positives the face cascade found 0.8 points fewer of the held-out faces, and the
-    anime detector 1.3 points fewer of its tuning scenes' faces."""
+    image. Each level was once resized from the one before, but the blur of a dozen 1.25x steps made large
+    faces look unlike the nets' training crops, each resized once, and both detectors found fewer faces."""
     shapes = [net.level_shape(*image.shape[:2], size) for size in sizes]
     return [net.scan_level(level, image.shape, threshold, every, crops) for level in pyramid(image, shapes)]
 
