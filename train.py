@@ -442,6 +442,145 @@ def train_cascade(args, argv):
     return 0
 
 
+def effective_spec(args):
+    """The net's spec with the command line's augmentation in place of its own, and the run's settings."""
+    spec = registry.get(args.net)
+    if args.jitter is not None:
+        jittered = varied(spec.augment, shift=args.jitter, scale=args.jitter)
+        spec = dataclasses.replace(spec, jitter=args.jitter, augment=spec.augment if spec.samples else jittered)
+    if args.brightness or args.contrast or args.grey:
+        photometric = varied(spec.augment, brightness=args.brightness, contrast=args.contrast, grey=args.grey)
+        spec = dataclasses.replace(spec, augment=photometric)
+    settings = {k: getattr(args, k) if getattr(args, k) is not None else getattr(spec, k)
+                for k in ("epochs", "batch", "lr", "momentum", "weight_decay", "lr_decay", "optimizer")}
+    return spec, settings
+
+
+def run_folder(args, settings):
+    """(run folder, its last.npz), or (None, None) for --fast: checked before any work is done."""
+    if args.fast:
+        return None, None
+    out = args.out or os.path.join("runs", args.net)
+    checkpoint = os.path.join(out, "last.npz")
+    if not args.resume and os.path.exists(checkpoint):
+        raise DataError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
+    if args.resume and not os.path.exists(checkpoint):
+        raise DataError(f"--resume: no {checkpoint} to continue from")
+    check_out(out)
+    if args.resume:
+        check_resumable(checkpoint, settings, args.seed)
+    return out, checkpoint
+
+
+def data_sets(spec, args, data_path, out):
+    """(train, val) data sets of the net's task: crops cut about annotated or composed faces, or class
+    folders (with regression targets), the hard negatives that the options ask for joined to the training
+    set."""
+    train_images = None
+    if spec.samples and spec.scenes:
+        train_set, val_set, train_images = scene_sets(spec, data_path, args.val, args.seed, args.fast)
+    elif spec.samples:
+        train_set, val_set, train_images = detection_sets(spec, data_path, args.val, args.seed, args.fast,
+                                                          args.skip_bad)
+    else:
+        train_set, val_set = classification_sets(data_path, args.val)
+        if not args.fast:
+            train_set, val_set = in_memory(train_set, args.skip_bad), in_memory(val_set, args.skip_bad)
+        if spec.task == "regress":
+            train_set = with_targets(spec, train_set, args.seed)
+            val_set = with_targets(spec, val_set, args.seed + 1)
+    if args.hard_negatives or args.negatives:
+        train_set = with_negatives(train_set, spec.input_size, miner(spec, args, train_set, train_images),
+                                   out and os.path.join(out, "hard_negatives.npz"), args.drop_faces,
+                                   args.negatives.split(",") if args.negatives else ())
+    if list(val_set.classes) != list(train_set.classes):
+        raise DataError(f"validation classes {val_set.classes} differ from training classes {train_set.classes}")
+    if len(train_set) == 0 or len(val_set) == 0:
+        raise DataError(f"{data_path}: {len(train_set)} training and {len(val_set)} validation samples; "
+                        "need some of each")
+    return train_set, val_set
+
+
+def check_mining_options(spec, args):
+    """DataError for mining options that do not go together, or not with this net."""
+    if args.drop_faces and not (args.hard_negatives or args.negatives):
+        raise DataError("--drop-faces filters the hard negatives: give --hard-negatives or --negatives too")
+    if args.negative_photos and (spec.samples or not args.hard_negatives):
+        raise DataError("--negative-photos adds to the mining of composed scenes: give --hard-negatives, "
+                        "for a net trained on crops")
+    if args.misframed and (spec.samples or not args.hard_negatives):
+        raise DataError("--misframed cuts windows in the scenes composed for mining: give --hard-negatives, "
+                        "for a net trained on crops")
+
+
+def miner(spec, args, train_set, train_images):
+    """The function that mines --hard-negatives for this net (None for --negatives alone)."""
+    option = "--hard-negatives" if args.hard_negatives else "--negatives"
+    if spec.samples == "calibration":
+        raise DataError(f"{option}: {args.net} is a calibration net; it learns from faces alone")
+    if "face" not in train_set.classes or len(train_set.classes) != 2:
+        raise DataError(f"{option} needs face / non-face data, not classes {train_set.classes}")
+    if not args.hard_negatives:
+        return None
+    if spec.samples:
+        return functools.partial(cascade_negatives, args.hard_negatives.split(","), train_images,
+                                 spec.input_size, args.seed, args.mine_per_image, args.mine_threshold)
+    photos = negative_photos(args.negative_photos, FAST_IMAGES if args.fast else args.mine_photos)
+    return functools.partial(scene_negatives, train_set, args.hard_negatives.split(","), spec.input_size,
+                             args.seed, 2 if args.fast else args.mine_scenes, args.misframed, photos,
+                             args.mine_per_image, args.mine_stages)
+
+
+def input_normalization(spec, args, train_set, batch, checkpoint, start, skipped):
+    """The checkpoint's normalisation when resuming, --init's when fine-tuning, else one fitted on the training
+    images (a couple of batches with --fast); unreadable images are added to `skipped`."""
+    if args.resume:
+        return Normalization.from_arrays(serialize.read(checkpoint).normalization)
+    if start:
+        return Normalization.from_arrays(start.normalization)
+    loader = BatchIterator(train_set, batch, spec.input_size, None, skip_bad=args.skip_bad, shuffle=False,
+                           skipped=skipped)
+    count = min(FAST_BATCHES * batch if args.fast else len(train_set), len(train_set))
+    return Normalization.fit((im for im in (loader.load(i, 0) for i in range(count)) if im is not None),
+                             spec.normalization)
+
+
+def make_trainer(spec, args, argv, settings, train_set, val_set, data_path, out, checkpoint):
+    """The Trainer of the run: the net (from --init's weights, or resumed), its batches, optimizer and loss."""
+    classes = list(train_set.classes)
+    config = {"outputs": list(spec.outputs)} if spec.task == "regress" else {"classes": classes}
+    config["input_size"] = size = spec.input_size
+    batch = settings["batch"]
+    model = spec.build(np.random.default_rng(args.seed), len(spec.outputs) or len(classes))
+    start = initial_weights(args.init, spec, config, model) if args.init else None
+    skipped = set()     # each unreadable training image is warned of once
+    normalization = input_normalization(spec, args, train_set, batch, checkpoint, start, skipped)
+    train = BatchIterator(train_set, batch, size, normalization, spec.augment, seed=args.seed,
+                          prefetch=not args.fast, skip_bad=args.skip_bad, workers=WORKERS, skipped=skipped)
+    val = BatchIterator(val_set, batch, size, normalization, shuffle=False, prefetch=not args.fast,
+                        skip_bad=args.skip_bad)
+    xp = use_device(-1 if args.fast else args.gpu)
+    if xp is not np:
+        model.to_gpu()
+    optimizer = build_optimizer(settings["optimizer"], settings["lr"], settings["momentum"],
+                                settings["weight_decay"]).setup(model)
+    meta = {"command": "python train.py " + shlex.join(argv), "data": os.path.abspath(data_path),
+            "val": args.val, "train_images": len(train_set), "val_images": len(val_set), "seed": args.seed,
+            "settings": settings,
+            "samples": {"per_face": spec.per_face, "displaced": spec.displaced, "jitter": spec.jitter},
+            "nanonet": nanonet.__version__, "numpy": np.__version__,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    save = {"arch": args.net, "config": config, "normalization": normalization.arrays(), "meta": meta}
+    loss, metric = task_loss(spec, train_set, xp)
+    trainer = Trainer(model, optimizer, train, val, 1 if args.fast else settings["epochs"], save, out_dir=out,
+                      xp=xp, loss=loss, metric=metric, schedule=optim.ExponentialDecay(settings["lr_decay"]),
+                      max_batches=FAST_BATCHES if args.fast else None)
+    if args.resume:
+        trainer.resume(checkpoint)
+        print(f"resuming {checkpoint} at epoch {trainer.epoch + 1}, batch {trainer.batch}")
+    return trainer
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
@@ -449,119 +588,17 @@ def main(argv=None):
         return train_cascade(args, argv)
     checkpoint = None
     try:
-        spec = registry.get(args.net)
-        if args.jitter is not None:
-            jittered = varied(spec.augment, shift=args.jitter, scale=args.jitter)
-            spec = dataclasses.replace(spec, jitter=args.jitter, augment=spec.augment if spec.samples else jittered)
-        if args.brightness or args.contrast or args.grey:
-            photometric = varied(spec.augment, brightness=args.brightness, contrast=args.contrast, grey=args.grey)
-            spec = dataclasses.replace(spec, augment=photometric)
-        settings = {k: getattr(args, k) if getattr(args, k) is not None else getattr(spec, k)
-                    for k in ("epochs", "batch", "lr", "momentum", "weight_decay", "lr_decay", "optimizer")}
-        out = None if args.fast else (args.out or os.path.join("runs", args.net))
-        checkpoint = out and os.path.join(out, "last.npz")
-        if out and not args.resume and os.path.exists(checkpoint):
-            raise DataError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
-        if args.resume and not (checkpoint and os.path.exists(checkpoint)):
-            raise DataError(f"--resume: no {checkpoint or 'checkpoint (--fast writes none)'} to continue from")
-        if out:
-            check_out(out)
-        if args.resume:
-            check_resumable(checkpoint, settings, args.seed)
-        xp = use_device(-1 if args.fast else args.gpu)
-
+        spec, settings = effective_spec(args)
+        out, checkpoint = run_folder(args, settings)
+        use_device(-1 if args.fast else args.gpu)       # a missing GPU is said before the data is read
+        check_mining_options(spec, args)
         data_path, args.val = args.data or spec.data, args.val or ("0.1" if args.data else spec.val)
-        cache = out and os.path.join(out, "hard_negatives.npz")
-        if spec.samples:
-            if spec.scenes:
-                train_set, val_set, train_images = scene_sets(spec, data_path, args.val, args.seed, args.fast)
-            else:
-                train_set, val_set, train_images = detection_sets(spec, data_path, args.val, args.seed, args.fast,
-                                                                  args.skip_bad)
-        else:
-            train_set, val_set = classification_sets(data_path, args.val)
-            if not args.fast:
-                train_set, val_set = in_memory(train_set, args.skip_bad), in_memory(val_set, args.skip_bad)
-            if spec.task == "regress":
-                train_set = with_targets(spec, train_set, args.seed)
-                val_set = with_targets(spec, val_set, args.seed + 1)
-        if args.drop_faces and not (args.hard_negatives or args.negatives):
-            raise DataError("--drop-faces filters the hard negatives: give --hard-negatives or --negatives too")
-        if args.negative_photos and (spec.samples or not args.hard_negatives):
-            raise DataError("--negative-photos adds to the mining of composed scenes: give --hard-negatives, "
-                            "for a net trained on crops")
-        if args.misframed and (spec.samples or not args.hard_negatives):
-            raise DataError("--misframed cuts windows in the scenes composed for mining: give --hard-negatives, "
-                            "for a net trained on crops")
-        if args.hard_negatives or args.negatives:
-            option = "--hard-negatives" if args.hard_negatives else "--negatives"
-            if spec.samples == "calibration":
-                raise DataError(f"{option}: {args.net} is a calibration net; it learns from faces alone")
-            if "face" not in train_set.classes or len(train_set.classes) != 2:
-                raise DataError(f"{option} needs face / non-face data, not classes {train_set.classes}")
-            if not args.hard_negatives:
-                mine = None
-            elif spec.samples:
-                mine = functools.partial(cascade_negatives, args.hard_negatives.split(","), train_images,
-                                         spec.input_size, args.seed, args.mine_per_image, args.mine_threshold)
-            else:
-                photos = negative_photos(args.negative_photos, FAST_IMAGES if args.fast else args.mine_photos)
-                mine = functools.partial(scene_negatives, train_set, args.hard_negatives.split(","), spec.input_size,
-                                         args.seed, 2 if args.fast else args.mine_scenes, args.misframed, photos,
-                                         args.mine_per_image, args.mine_stages)
-            train_set = with_negatives(train_set, spec.input_size, mine, cache, args.drop_faces,
-                                       args.negatives.split(",") if args.negatives else ())
-        if list(val_set.classes) != list(train_set.classes):
-            raise DataError(f"validation classes {val_set.classes} differ from training classes {train_set.classes}")
-        if len(train_set) == 0 or len(val_set) == 0:
-            raise DataError(f"{data_path}: {len(train_set)} training and {len(val_set)} validation samples; "
-                            "need some of each")
+        train_set, val_set = data_sets(spec, args, data_path, out)
         classes = list(train_set.classes)
         print(f"{args.net}: {len(train_set)} training and {len(val_set)} validation samples, "
               f"{len(classes)} classes ({', '.join(classes[:4])}{', ...' if len(classes) > 4 else ''})"
               + (f", targets {', '.join(spec.outputs)}" if spec.task == "regress" else ""))
-        config = {"outputs": list(spec.outputs)} if spec.task == "regress" else {"classes": classes}
-        config["input_size"] = spec.input_size
-
-        size, batch = spec.input_size, settings["batch"]
-        loader = BatchIterator(train_set, batch, size, None, skip_bad=args.skip_bad, shuffle=False)
-        model = spec.build(np.random.default_rng(args.seed), len(spec.outputs) or len(classes))
-        start = initial_weights(args.init, spec, config, model) if args.init else None
-        if args.resume:
-            normalization = Normalization.from_arrays(serialize.read(checkpoint).normalization)
-        elif start:
-            normalization = Normalization.from_arrays(start.normalization)
-        else:
-            count = FAST_BATCHES * batch if args.fast else len(train_set)
-            images = (im for im in (loader.load(i, 0) for i in range(min(count, len(train_set)))) if im is not None)
-            normalization = Normalization.fit(images, spec.normalization)
-        train = BatchIterator(train_set, batch, size, normalization, spec.augment, seed=args.seed,
-                              prefetch=not args.fast, skip_bad=args.skip_bad, workers=WORKERS,
-                              skipped=loader.skipped)
-        val = BatchIterator(val_set, batch, size, normalization, shuffle=False, prefetch=not args.fast,
-                            skip_bad=args.skip_bad)
-
-        if xp is not np:
-            model.to_gpu()
-        optimizer = build_optimizer(settings["optimizer"], settings["lr"], settings["momentum"],
-                                    settings["weight_decay"]).setup(model)
-        meta = {"command": "python train.py " + shlex.join(argv), "data": os.path.abspath(data_path),
-                "val": args.val, "train_images": len(train_set), "val_images": len(val_set), "seed": args.seed,
-                "settings": settings,
-                "samples": {"per_face": spec.per_face, "displaced": spec.displaced, "jitter": spec.jitter},
-                "nanonet": nanonet.__version__, "numpy": np.__version__,
-                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-        save = {"arch": args.net, "config": config, "normalization": normalization.arrays(), "meta": meta}
-        loss, metric = task_loss(spec, train_set, xp)
-        trainer = Trainer(model, optimizer, train, val, settings["epochs"], save, out_dir=out, xp=xp, loss=loss,
-                          metric=metric,
-                          schedule=optim.ExponentialDecay(settings["lr_decay"]),
-                          max_batches=FAST_BATCHES if args.fast else None)
-        if args.fast:
-            trainer.epochs = 1
-        if args.resume:
-            trainer.resume(checkpoint)
-            print(f"resuming {checkpoint} at epoch {trainer.epoch + 1}, batch {trainer.batch}")
+        trainer = make_trainer(spec, args, argv, settings, train_set, val_set, data_path, out, checkpoint)
         result = trainer.run()
     except (DataError, ImageError, serialize.ModelFileError, BackendError, registry.UnknownNet) as e:
         print(f"train.py: {e}", file=sys.stderr)
@@ -577,12 +614,11 @@ def main(argv=None):
         print("train.py: stopped at once; " + (f"{checkpoint} holds the last completed epoch" if saved else
                                                 "nothing was saved"), file=sys.stderr)
         return 130
-    if train.skipped:
-        print(f"skipped {len(train.skipped)} unreadable images", file=sys.stderr)
+    if trainer.train.skipped:
+        print(f"skipped {len(trainer.train.skipped)} unreadable images", file=sys.stderr)
     if result == "interrupted":
         again = shlex.join(argv + ([] if args.resume else ["--resume"]))
-        print(f"interrupted: saved {checkpoint}; continue with: python train.py {again}",
-              file=sys.stderr)
+        print(f"interrupted: saved {checkpoint}; continue with: python train.py {again}", file=sys.stderr)
         return 130
     figure = f"validation accuracy {trainer.best:.4f}" if spec.task == "classify" else \
         f"validation loss {-trainer.best:.4g}"
