@@ -186,3 +186,32 @@ def test_concatenated_data_sets(folders):
     assert joined.key(13) == "1:1" and joined.name(0) == a.name(0)
     with pytest.raises(DataError, match="classes differ"):
         ConcatDataset([a, ArrayDataset(np.zeros((1, 2, 2), np.uint8), [0], ["x", "y"])])
+
+
+def test_keypoints_move_with_their_image_through_augmentation_and_resizing():
+    """A dot at each keypoint: after flips, rotations, shifts, scaling and the resize to the net's input, each
+    target still points at a dot; and as a flip swaps the left and right points, point 0 stays the left one."""
+    from nanonet.data.augment import Augment
+    from nanonet.data.datasets import ArrayDataset, PointsDataset
+    from nanonet.data.iterator import BatchIterator
+    from nanonet.data.normalize import Normalization
+    rng = np.random.default_rng(0)
+    images = np.zeros((8, 60, 80, 3), np.uint8)
+    points = np.zeros((8, 2, 2))
+    for k in range(8):
+        points[k] = [[rng.integers(25, 35), rng.integers(20, 40)], [rng.integers(45, 55), rng.integers(20, 40)]]
+        for x, y in points[k].astype(int):
+            images[k, y - 1:y + 2, x - 1:x + 2] = 255
+    data = PointsDataset(ArrayDataset(images, np.zeros(8, np.int64)), points)
+    augment = Augment(flip=True, rotate=15, scale=0.1, shift=0.05, flip_pairs=((0, 1),))
+    batches = BatchIterator(data, 8, 40, Normalization(0, 1), augment, seed=1, prefetch=False)
+    (x, t), = batches.epoch(0)
+    assert t.shape == (8, 4) and t.dtype == np.float32
+    for image, original, target in zip(x[:, 0], points, t.reshape(8, 2, 2) * 40):
+        for px, py in target:
+            y, x_ = int(round(py)), int(round(px))
+            assert image[max(y - 1, 0):y + 2, max(x_ - 1, 0):x_ + 2].max() > 60
+        assert target[0, 0] < target[1, 0]              # the left point is still point 0
+    plain = BatchIterator(data, 8, 40, Normalization(0, 1), None, shuffle=False, prefetch=False)
+    (_, t0), = plain.epoch(0)
+    np.testing.assert_allclose(t0.reshape(8, 2, 2), (points + 0.5) / [80, 60] - 0.5 / 40, rtol=1e-6)

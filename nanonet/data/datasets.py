@@ -3,7 +3,8 @@
 Every dataset gives len(), `labels` (int array), `classes` (names, label i is classes[i]), `name(i)` (the
 file, for error messages), `key(i)` (the file relative to the data set, for splitting) and `image(i)`: a
 uint8 (H, W, 3) array, grey repeated to three channels.
-A TargetDataset adds `targets`, real-valued (N, D), for regression.
+A TargetDataset adds `targets`, real-valued (N, D), for regression; a PointsDataset `keypoints` (N, P, 2) in
+each image's pixels, which augmentation moves with the image.
 Problems found while listing (an empty class, a label out of range, a listed file that is missing) raise
 DataError naming the file; an image that cannot be decoded raises ImageError naming it when it is read.
 """
@@ -43,8 +44,9 @@ class Subset(Dataset):
     def __init__(self, parent, indices):
         self.parent, self.indices = parent, np.asarray(indices, dtype=np.int64)
         self.labels, self.classes = parent.labels[self.indices], parent.classes
-        if hasattr(parent, "targets"):
-            self.targets = parent.targets[self.indices]
+        for name in ("targets", "keypoints"):
+            if hasattr(parent, name):
+                setattr(self, name, getattr(parent, name)[self.indices])
 
     def name(self, i):
         return self.parent.name(self.indices[i])
@@ -211,8 +213,9 @@ class InMemory(Dataset):
 
     def __init__(self, parent, workers=1):
         self.parent, self.labels, self.classes = parent, parent.labels, parent.classes
-        if hasattr(parent, "targets"):
-            self.targets = parent.targets
+        for name in ("targets", "keypoints"):
+            if hasattr(parent, name):
+                setattr(self, name, getattr(parent, name))
         with concurrent.futures.ThreadPoolExecutor(max(workers, 1)) as pool:
             self.images = list(pool.map(self._decoded, range(len(parent))))
 
@@ -232,6 +235,19 @@ class InMemory(Dataset):
         if isinstance(self.images[i], ImageError):
             raise self.images[i]
         return self.images[i]
+
+
+class PointsDataset(TargetDataset):
+    """`parent`'s samples with keypoints (N, P, 2), x and y in each image's own pixels."""
+
+    def __init__(self, parent, keypoints):
+        keypoints = np.asarray(keypoints, dtype=np.float64)
+        if keypoints.ndim != 3 or keypoints.shape[2] != 2 or len(keypoints) != len(parent):
+            raise DataError(f"keypoints must be ({len(parent)}, P, 2), got {keypoints.shape}")
+        if not np.isfinite(keypoints).all():
+            raise DataError("keypoints must be finite numbers")
+        super().__init__(parent, keypoints.reshape(len(parent), -1))
+        self.keypoints = keypoints
 
 
 class ArrayDataset(Dataset):

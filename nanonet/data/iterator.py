@@ -15,8 +15,10 @@ from nanonet.data.image import ImageError
 
 
 class BatchIterator:
-    """Yields (x float32 (B, C, size, size), t) batches: t the labels, int64 (B,), or for a dataset with
-    `targets` (regression), those, float32 (B, D).
+    """Yields (x float32 (B, C, size, size), t) batches: t the labels, int64 (B,); for a dataset with
+    `targets` (regression), those, float32 (B, D); for a dataset with `keypoints` (N, P, 2) in each image's
+    pixels, the points as the augmentation moved them and the resize scaled them, as shares of the side,
+    float32 (B, 2P): x0, y0, x1, y1, ...
 
     augment(image, rng) -> (image, None) or None; normalize(uint8 NHWC) -> float32 NCHW. With
     skip_bad, images that cannot be read are left out of their batch with a warning (counted in
@@ -45,6 +47,10 @@ class BatchIterator:
 
     def load(self, index, epoch):
         """One sample, uint8 (size, size, 3), or None if unreadable and skip_bad."""
+        return self.sample(index, epoch)[0]
+
+    def sample(self, index, epoch):
+        """(uint8 (size, size, 3) image, its target), or (None, None) if unreadable and skip_bad."""
         try:
             image = self.dataset.image(index)
         except ImageError as e:
@@ -53,22 +59,26 @@ class BatchIterator:
             if index not in self.skipped:
                 self.skipped.add(index)
                 print(f"warning: skipping {e}", file=sys.stderr)
-            return None
+            return None, None
+        points = getattr(self.dataset, "keypoints", None)
+        points = None if points is None else np.array(points[index], dtype=np.float64)
         if self.augment is not None:
-            image, _ = self.augment(image, np.random.default_rng([self.seed, epoch, int(index)]))
+            image, points = self.augment(image, np.random.default_rng([self.seed, epoch, int(index)]), points)
+        if points is not None:      # pixel centres scale: x' + 0.5 = (x + 0.5) * size / width
+            points = (points + 0.5) / [image.shape[1], image.shape[0]] - 0.5 / self.size
         if image.shape[:2] != (self.size, self.size):
             image = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
-        return image
+        if points is not None:
+            return image, points.reshape(-1).astype(np.float32)
+        return image, getattr(self.dataset, "targets", self.dataset.labels)[index]
 
     def make_batch(self, indices, epoch):
-        targets = getattr(self.dataset, "targets", self.dataset.labels)
         load = self.pool.map if self.pool else map
-        pairs = list(zip(load(lambda i: self.load(i, epoch), indices), targets[indices]))
-        pairs = [(im, t) for im, t in pairs if im is not None]
+        pairs = [(im, t) for im, t in load(lambda i: self.sample(i, epoch), indices) if im is not None]
         if not pairs:
             return None
         images = np.stack([im for im, _ in pairs])
-        return self.normalize(images), np.array([t for _, t in pairs], dtype=targets.dtype)
+        return self.normalize(images), np.stack([t for _, t in pairs])
 
     def epoch(self, epoch, start=0):
         """The batches of `epoch`, from batch number `start` on."""
