@@ -23,12 +23,12 @@ from nanonet.backend import BackendError  # noqa: E402
 from nanonet.cli import Parser, one_line_warnings  # noqa: E402
 from nanonet.data.datasets import IMAGE_EXTENSIONS  # noqa: E402
 from nanonet.data.image import MAX_PIXELS, ImageError, read_image  # noqa: E402
+from nanonet.progress import Progress  # noqa: E402
 from nanonet.serialize import ModelFileError  # noqa: E402
 from nets.detector import METHODS, SMALLEST_FACE  # noqa: E402
 from nets.expression import one_per_face, read_faces  # noqa: E402
 from nets.video import (Tracks, VideoError, frames, is_video, largest_face_emotions, open_video, overlay,  # noqa: E402
                         plot_timeline, top_moments)
-from nanonet.progress import Progress  # noqa: E402
 
 MIN_READ = 24   # faces with a shorter side (px) are too small to read a smile or an emotion from
 
