@@ -459,6 +459,8 @@ def effective_spec(args):
 def run_folder(args, settings):
     """(run folder, its last.npz), or (None, None) for --fast: checked before any work is done."""
     if args.fast:
+        if args.resume:
+            raise DataError("--resume: no checkpoint (--fast writes none) to continue from")
         return None, None
     out = args.out or os.path.join("runs", args.net)
     checkpoint = os.path.join(out, "last.npz")

@@ -107,7 +107,7 @@ def test_init_starts_from_a_trained_models_weights_and_normalisation(tmp_path):
 
 NONSENSE = {"bad_grey": ["--grey", "1.5"], "batch_0": ["--batch", "0"], "batch_negative": ["--batch", "-4"],
             "epochs_0": ["--epochs", "0"], "lr_nan": ["--lr", "nan"], "lr_negative": ["--lr", "-0.1"],
-            "momentum_1": ["--momentum", "1"]}
+            "momentum_1": ["--momentum", "1"], "fast_resume": ["--fast", "--resume"]}
 
 
 @pytest.mark.parametrize("problem", ["no_data", "bad_val", "unknown_net", "bad_image", *NONSENSE])
