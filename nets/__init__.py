@@ -61,15 +61,10 @@ def load_cascade(paths, gpu=-1, **options):
         raise ModelFileError(f"a cascade takes 2, 4 or 6 model files ({', '.join(CASCADE_STAGES)}), "
                              f"got {len(paths)}")
     _check_options(CascadeDetector, options, "face")
-    from nanonet.serialize import read
-    for path, name in zip(paths, CASCADE_STAGES):
-        arch = read(path).arch
-        if arch != name:
-            raise ModelFileError(f"{path}: holds a {arch} net where the cascade's files take a {name} net "
-                                 f"(in the order {', '.join(CASCADE_STAGES)})")
     xp = use_device(gpu)
     kinds = ["face" if name.startswith("net") else "calibration" for name in CASCADE_STAGES]
-    return CascadeDetector(*[_net(path, xp, kind) for path, kind in zip(paths, kinds)], **options)
+    return CascadeDetector(*[_net(path, xp, kind, arch) for path, kind, arch in zip(paths, kinds, CASCADE_STAGES)],
+                           **options)
 
 
 def load_reader(path, gpu=-1):
@@ -108,12 +103,16 @@ def _check_options(detector, options, name):
         raise ValueError(f"the {name} detector has no option {', '.join(unknown)}; it takes {', '.join(known)}")
 
 
-def _net(path, xp, kind):
-    """A Classifier ("face") or a calibration Net ("calibration") from a model file, on xp's device."""
-    from nets.samples import CALIBRATION_CLASSES
+def _net(path, xp, kind, arch=None):
+    """A Classifier ("face") or a calibration Net ("calibration") from a model file, on xp's device; with
+    `arch`, the file must hold that net (a cascade's files in their order)."""
     from nets.detector import Classifier, Net
     from nets.registry import load_model
+    from nets.samples import CALIBRATION_CLASSES
     model, normalization, f = load_model(path)
+    if arch and f.arch != arch:
+        raise ModelFileError(f"{path}: holds a {f.arch} net where the cascade's files take a {arch} net "
+                             f"(in the order {', '.join(CASCADE_STAGES)})")
     classes = f.config["classes"]
     if kind == "face" and ("face" not in classes or len(classes) != 2):
         raise ModelFileError(f"{path}: not a face / non-face classifier ({f.arch}, classes {classes[:4]})")
