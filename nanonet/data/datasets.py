@@ -40,11 +40,14 @@ class Dataset:
         return Subset(self, indices)
 
 
+SAMPLE_FIELDS = ("targets", "keypoints")   # what a data set may hold per sample beside its labels
+
+
 class Subset(Dataset):
     def __init__(self, parent, indices):
         self.parent, self.indices = parent, np.asarray(indices, dtype=np.int64)
         self.labels, self.classes = parent.labels[self.indices], parent.classes
-        for name in ("targets", "keypoints"):
+        for name in SAMPLE_FIELDS:
             if hasattr(parent, name):
                 setattr(self, name, getattr(parent, name)[self.indices])
 
@@ -187,14 +190,14 @@ class ListDataset(Dataset):
         return decode_image(self.paths[i])
 
 
-class TargetDataset(Dataset):
-    """`parent`'s samples with real-valued targets (N, D) beside their labels, for regression."""
+class Derived(Dataset):
+    """`parent`'s samples, one for one: its labels, classes, per-sample fields, file names and images."""
 
-    def __init__(self, parent, targets):
-        self.parent, self.targets = parent, np.asarray(targets, dtype=np.float32)
-        self.labels, self.classes = parent.labels, parent.classes
-        if self.targets.ndim != 2 or len(self.targets) != len(parent):
-            raise DataError(f"targets must be ({len(parent)}, D), got {self.targets.shape}")
+    def __init__(self, parent):
+        self.parent, self.labels, self.classes = parent, parent.labels, parent.classes
+        for name in SAMPLE_FIELDS:
+            if hasattr(parent, name):
+                setattr(self, name, getattr(parent, name))
 
     def name(self, i):
         return self.parent.name(i)
@@ -206,16 +209,35 @@ class TargetDataset(Dataset):
         return self.parent.image(i)
 
 
-class InMemory(Dataset):
+class TargetDataset(Derived):
+    """`parent`'s samples with real-valued targets (N, D) beside their labels, for regression."""
+
+    def __init__(self, parent, targets):
+        super().__init__(parent)
+        self.targets = np.asarray(targets, dtype=np.float32)
+        if self.targets.ndim != 2 or len(self.targets) != len(parent):
+            raise DataError(f"targets must be ({len(parent)}, D), got {self.targets.shape}")
+
+
+class PointsDataset(Derived):
+    """`parent`'s samples with keypoints (N, P, 2), x and y in each image's own pixels."""
+
+    def __init__(self, parent, keypoints):
+        super().__init__(parent)
+        self.keypoints = np.asarray(keypoints, dtype=np.float64)
+        if self.keypoints.ndim != 3 or self.keypoints.shape[2] != 2 or len(self.keypoints) != len(parent):
+            raise DataError(f"keypoints must be ({len(parent)}, P, 2), got {self.keypoints.shape}")
+        if not np.isfinite(self.keypoints).all():
+            raise DataError("keypoints must be finite numbers")
+
+
+class InMemory(Derived):
     """`parent` decoded once into memory (by `workers` threads), for data sets small enough: every later epoch
     reads arrays rather than decoding files. An image that could not be decoded raises its ImageError when
     it is read, as it would have from `parent`."""
 
     def __init__(self, parent, workers=1):
-        self.parent, self.labels, self.classes = parent, parent.labels, parent.classes
-        for name in ("targets", "keypoints"):
-            if hasattr(parent, name):
-                setattr(self, name, getattr(parent, name))
+        super().__init__(parent)
         with concurrent.futures.ThreadPoolExecutor(max(workers, 1)) as pool:
             self.images = list(pool.map(self._decoded, range(len(parent))))
 
@@ -225,29 +247,10 @@ class InMemory(Dataset):
         except ImageError as e:
             return e
 
-    def name(self, i):
-        return self.parent.name(i)
-
-    def key(self, i):
-        return self.parent.key(i)
-
     def image(self, i):
         if isinstance(self.images[i], ImageError):
             raise self.images[i]
         return self.images[i]
-
-
-class PointsDataset(TargetDataset):
-    """`parent`'s samples with keypoints (N, P, 2), x and y in each image's own pixels."""
-
-    def __init__(self, parent, keypoints):
-        keypoints = np.asarray(keypoints, dtype=np.float64)
-        if keypoints.ndim != 3 or keypoints.shape[2] != 2 or len(keypoints) != len(parent):
-            raise DataError(f"keypoints must be ({len(parent)}, P, 2), got {keypoints.shape}")
-        if not np.isfinite(keypoints).all():
-            raise DataError("keypoints must be finite numbers")
-        super().__init__(parent, keypoints.reshape(len(parent), -1))
-        self.keypoints = keypoints
 
 
 class ArrayDataset(Dataset):
