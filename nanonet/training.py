@@ -9,14 +9,13 @@ best.npz lacks, and resuming rewrites metrics.jsonl from last.npz's history. Res
 continues exactly: the data order and augmentation are functions of (seed, epoch, sample), so the resumed
 run ends with the same weights as one never interrupted.
 """
+import glob
 import json
 import os
 import signal
 import sys
 import threading
 import time
-
-import glob
 
 import numpy as np
 

@@ -10,8 +10,8 @@ crops do: the face cascade's boxes on GENKI-4K and FER-2013 crops lie within 3% 
 import numpy as np
 
 import nanonet as nn
-from nets.samples import CALIBRATION_PATTERNS, calibration_window
 from nanonet.kernels.windows import extract_windows
+from nets.samples import CALIBRATION_PATTERNS, calibration_window
 
 # The emotion seed's (valence, arousal) for each class: pleasant (+) to unpleasant (-), tense (+) to calm (-).
 VALENCE_AROUSAL = {"angry": (-3.0, 1.0), "contempt": (-3.5, -0.5), "disgust": (-1.0, -1.8), "fear": (-1.0, 2.8),
