@@ -15,8 +15,6 @@ import nanonet
 from nanonet import optim, serialize
 from nanonet.backend import BackendError, use_device
 from nanonet.cli import Parser
-from nets import samples
-from nets.annotations import read_webfaces, readable
 from nanonet.data.datasets import (ArrayDataset, ConcatDataset, DataError, InMemory, TargetDataset, open_dataset,
                                    split_by_name)
 from nanonet.data.image import ImageError, read_image
@@ -26,7 +24,8 @@ from nanonet.losses import accuracy, mean_squared_error, softmax_cross_entropy
 from nanonet.progress import Progress
 from nanonet.training import Diverged, Trainer
 import nets
-from nets import registry
+from nets import registry, samples
+from nets.annotations import read_webfaces, readable
 from nets.scenes import compose_scenes, scene_chunks
 
 FAST_BATCHES = 2
