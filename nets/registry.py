@@ -10,6 +10,7 @@ from nanonet.data.normalize import Normalization
 from nets import cascade
 from nets.expression import VALENCE_AROUSAL, emotion_net, smile_net
 from nets.frg import anime12, anime24, frgnet, frgnet_slim
+from nets.keypoints import FLIP_PAIRS, OUTPUT_NAMES, keypoints_net, person_of
 
 SHARED_DATA = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
 
@@ -30,6 +31,8 @@ class NetSpec:
     base: str = None               # the net whose trained file --init may name: all but its last layer are taken
     grey: bool = False             # trained on grey crops: colour crops are turned grey before it reads them
     val: str = "0.1"               # the default --val: a fraction of the data, or a path
+    group: object = None           # group(file key) -> name: a --val fraction holds out whole groups
+    points: bool = False           # regress keypoints: the data is a folder of images/ and keypoints.csv
     normalization: str = "mean_image"
     augment: Augment = field(default_factory=Augment)
     optimizer: str = "momentum"
@@ -114,6 +117,14 @@ NETS = {spec.name: spec for spec in [
                             jpeg=(30, 0.5)),
             lr=0.001, lr_decay=0.9, weight_decay=5e-4, batch=128, epochs=8,
             val=os.path.join(SHARED_DATA, "emotion-fer2013-48.zip", "val")),
+    # frames of one person look alike: validation holds out whole people; rotations, scaling and shifts stay
+    # small enough to keep every point in the frame
+    NetSpec("keypoints", keypoints_net, 96, os.path.join(SHARED_DATA, "keypoints-youtube68"),
+            "the 68 iBUG points of the face in a frame about it, 96x96", task="regress", outputs=OUTPUT_NAMES,
+            points=True, group=person_of, normalization="channel",
+            augment=Augment(flip=True, flip_pairs=FLIP_PAIRS, rotate=12, scale=0.1, shift=0.06, brightness=25,
+                            contrast=0.3, grey=0.1),
+            optimizer="adam", lr=0.001, lr_decay=0.95, weight_decay=1e-5, batch=32, epochs=60),
 ]}
 
 

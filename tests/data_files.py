@@ -52,6 +52,23 @@ def webfaces_folder(root, csv=WEBFACES_CSV, size=96):
     return root
 
 
+def keypoints_folder(root, people=4, frames=3, points=68, size=40):
+    """A YouTube-68-style folder: images/PERSON_NN.jpg, `frames` of each of `people`, and keypoints.csv
+    (file,x0,y0,...) with `points` points each, scattered about the frame's middle. Returns (root, table)."""
+    (root / "images").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    table = {}
+    for p in range(people):
+        for f in range(frames):
+            name = f"person{p}_{f:02d}.jpg"
+            write_image(root / "images" / name, 60 + 20 * p + f, size=size)
+            table[name] = rng.uniform(size * 0.25, size * 0.75, 2 * points).round(2).tolist()
+    header = ",".join(["file"] + [f"{axis}{i}" for i in range(points) for axis in "xy"])
+    rows = [",".join([name] + [str(v) for v in values]) for name, values in table.items()]
+    (root / "keypoints.csv").write_text("\n".join([header] + rows) + "\n")
+    return root, table
+
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

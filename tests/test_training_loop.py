@@ -12,7 +12,7 @@ from nanonet import serialize
 from nanonet.data.datasets import DataError
 from nets import registry
 from tests.cases import NORM, cascade_files, tiny_trainer, untrained_net
-from tests.data_files import class_folders, train_py, webfaces_folder, write_image, zip_of
+from tests.data_files import class_folders, keypoints_folder, train_py, webfaces_folder, write_image, zip_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,6 +58,8 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, stop_at):
 def test_fast_mode_for_every_registered_net(net, tmp_path):
     if registry.NETS[net].samples and not registry.NETS[net].scenes:
         data = webfaces_folder(tmp_path / "set", size=160)
+    elif registry.NETS[net].points:
+        data = keypoints_folder(tmp_path / "set")[0]
     else:
         spec = registry.NETS[net]
         classes = list(spec.class_targets)[:2] if spec.class_targets else ("face", "nonface")
@@ -213,7 +215,7 @@ def test_photographs_are_mined_beside_the_composed_scenes(tmp_path):
 
 def test_calibration_samples_from_scenes_composed_of_each_split_apart(tmp_path):
     import dataclasses
-    from train import scene_sets
+    from nets.training import scene_sets
     spec = dataclasses.replace(registry.NETS["animecal"], scenes=20, per_face=3, displaced=2)
     data = class_folders(tmp_path / "set", per_class=10, size=64)
     train, val, images = scene_sets(spec, str(data), "0.3", 0, fast=False)
@@ -239,39 +241,39 @@ def test_cascade_trains_all_six_nets_mining_for_the_later_ones(tmp_path):
 
 
 def test_cascade_mining_threshold_sets_the_last_stage(tmp_path):
-    import train
+    from nets import mining
     from nets.annotations import read_webfaces
     paths = cascade_files(tmp_path, 2)
     images = read_webfaces(webfaces_folder(tmp_path / "wf"))
-    mined = [len(train.cascade_negatives(paths, images, 24, 0, 1000, threshold)) for threshold in (0.0, 0.5, 1.0)]
+    mined = [len(mining.cascade_negatives(paths, images, 24, 0, 1000, threshold)) for threshold in (0.0, 0.5, 1.0)]
     assert mined[0] >= mined[1] and mined[2] == 0 and mined[0] > 0
 
 
 def test_drop_faces_leaves_out_the_negatives_a_model_scores_as_faces(tmp_path):
-    import train
+    from nets import mining
     crops = np.random.default_rng(0).integers(0, 256, (40, 48, 48, 3)).astype(np.uint8)
     net48 = cascade_files(tmp_path)[4]
     scores = nets.load(net48).predict_proba(crops)
     threshold = float(np.median(scores))
-    kept = train.without_faces(crops, f"{net48}:{threshold}")
+    kept = mining.without_faces(crops, f"{net48}:{threshold}")
     np.testing.assert_array_equal(kept, crops[scores < threshold])
-    with pytest.raises(train.DataError, match="MODEL:P"):
-        train.without_faces(crops, f"{net48}:high")
-    with pytest.raises(train.DataError, match="48-pixel"):
-        train.without_faces(crops[:, :24, :24], f"{net48}:0.5")
+    with pytest.raises(DataError, match="MODEL:P"):
+        mining.without_faces(crops, f"{net48}:high")
+    with pytest.raises(DataError, match="48-pixel"):
+        mining.without_faces(crops[:, :24, :24], f"{net48}:0.5")
 
 
 def test_jitter_moves_and_rescales_every_crop_of_a_crop_data_set():
-    import train
+    from nets import training
     augment = registry.get("frg64s").augment
-    jittered = train.varied(augment, shift=0.1, scale=0.1)
+    jittered = training.varied(augment, shift=0.1, scale=0.1)
     assert (jittered.shift, jittered.scale, jittered.rot90, jittered.flip) == (0.1, 0.1, False, True)
     assert (augment.shift, augment.scale) == (0, 0)      # the registry's own is left alone
 
 
 def test_photometric_varies_brightness_and_contrast_of_every_training_crop():
-    import train
+    from nets import training
     augment = registry.get("net48").augment
-    varied = train.varied(augment, brightness=40, contrast=0.4, grey=0.3)
+    varied = training.varied(augment, brightness=40, contrast=0.4, grey=0.3)
     assert (varied.brightness, varied.contrast, varied.grey, varied.flip) == (40, 0.4, 0.3, True)
     assert (augment.brightness, augment.contrast, augment.grey) == (0, 0, 0)   # the registry's own is left alone

@@ -1,4 +1,5 @@
-"""Labelled image datasets: a folder per class (on disk or inside a .zip), a list file, or arrays.
+"""Labelled image datasets: a folder per class (on disk or inside a .zip), a list file, arrays, or a folder of
+images with a table of their keypoints.
 
 Every dataset gives len(), `labels` (int array), `classes` (names, label i is classes[i]), `name(i)` (the
 file, for error messages), `key(i)` (the file relative to the data set, for splitting) and `image(i)`: a
@@ -9,6 +10,7 @@ Problems found while listing (an empty class, a label out of range, a listed fil
 DataError naming the file; an image that cannot be decoded raises ImageError naming it when it is read.
 """
 import concurrent.futures
+import csv
 import io
 import zlib
 import os
@@ -253,6 +255,81 @@ class InMemory(Derived):
         return self.images[i]
 
 
+class ImageFiles(Dataset):
+    """The images `files` (names relative to `folder`), without labels: every label is 0, and there are no
+    classes. A data set of keypoints or targets starts from it."""
+
+    def __init__(self, folder, files):
+        self.folder, self.files, self.classes = os.fspath(folder), list(files), []
+        self.labels = np.zeros(len(self.files), dtype=np.int64)
+        missing = [f for f in self.files if not os.path.isfile(os.path.join(self.folder, f))]
+        if missing:
+            raise DataError(f"{os.path.join(self.folder, missing[0])}: no such image"
+                            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+
+    def name(self, i):
+        return os.path.join(self.folder, self.files[i])
+
+    def key(self, i):
+        return self.files[i]
+
+    def image(self, i):
+        return decode_image(self.name(i))
+
+
+def read_points_table(path):
+    """{file: (P, 2) float64 points} from a CSV of `file,x0,y0,x1,y1,...` rows (a first row naming the
+    columns is skipped); every row must give the same number of finite (x, y) pairs."""
+    try:
+        with open(path, newline="") as f:
+            rows = [(number, row) for number, row in enumerate(csv.reader(f), 1) if row]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{path}: unreadable points table ({e})")
+    if rows and rows[0][1][1:2] and not _is_number(rows[0][1][1]):
+        rows = rows[1:]
+    if not rows:
+        raise DataError(f"{path}: the table holds no rows")
+    table, width = {}, len(rows[0][1])
+    for number, row in rows:
+        where = f"{path}:{number}"
+        if len(row) != width or width < 3 or width % 2 == 0:
+            raise DataError(f"{where}: expected a file and {max(width - 1, 2)} numbers (x, y pairs), "
+                            f"got {len(row)} fields")
+        if not all(_is_number(v) for v in row[1:]):
+            raise DataError(f"{where}: the coordinates must be finite numbers")
+        if row[0] in table:
+            raise DataError(f"{where}: {row[0]} is listed twice")
+        table[row[0]] = np.array(row[1:], dtype=np.float64).reshape(-1, 2)
+    return table
+
+
+def _is_number(text):
+    try:
+        return np.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def points_folder(folder, table):
+    """A PointsDataset of the images in `folder` named by `table` {file: P * 2 numbers, or (P, 2)}, in the
+    order of their names."""
+    files = sorted(table)
+    if not files:
+        raise DataError(f"{folder}: no images with keypoints given")
+    points = []
+    for f in files:
+        try:
+            p = np.asarray(table[f], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"{f}: its keypoints must be numbers")
+        if p.size == 0 or p.size % 2:
+            raise DataError(f"{f}: {p.size} numbers given; keypoints come as x, y pairs")
+        points.append(p.reshape(-1, 2))
+    if len({p.shape for p in points}) != 1:
+        raise DataError(f"{folder}: the images are given different numbers of keypoints")
+    return PointsDataset(ImageFiles(folder, files), np.stack(points))
+
+
 class ArrayDataset(Dataset):
     """Images already in memory: uint8 (N, H, W, 3) or (N, H, W), and (N,) labels."""
 
@@ -296,14 +373,21 @@ def held_out(names, fraction):
     """Bool array: True for each name whose hash falls below `fraction`, the validation share.
 
     The split depends on the names alone, not on a seed or on the order of listing, so every run, and every
-    net trained on the same files, holds out the same images.
+    net trained on the same files, holds out the same images. Where no name's hash falls below, those of the
+    lowest hash are held out, unless all names are one.
     """
     if not 0 < fraction < 1:
         raise DataError(f"validation fraction must lie in (0, 1), got {fraction}")
-    return np.array([zlib.crc32(name.encode()) % 10000 < fraction * 10000 for name in names], dtype=bool)
+    hashes = np.array([zlib.crc32(name.encode()) % 10000 for name in names], dtype=np.int64)
+    val = hashes < fraction * 10000
+    if not val.any() and len(set(names)) > 1:    # a set too small for the fraction still holds one name out
+        val = hashes == hashes.min()
+    return val
 
 
-def split_by_name(dataset, fraction):
-    """(train, val) subsets of `dataset`, held out by the hash of each file's key (see held_out)."""
-    val = held_out([dataset.key(i) for i in range(len(dataset))], fraction)
+def split_by_name(dataset, fraction, group=None):
+    """(train, val) subsets of `dataset`, held out by the hash of each file's key (see held_out), or of
+    group(key): the frames of one person, say, all go to one side."""
+    group = group or (lambda key: key)
+    val = held_out([group(dataset.key(i)) for i in range(len(dataset))], fraction)
     return dataset.subset(np.flatnonzero(~val)), dataset.subset(np.flatnonzero(val))
