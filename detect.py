@@ -1,5 +1,5 @@
-"""Detect faces: python detect.py IMAGE_OR_FOLDER... [--model face|anime|FILE] [--smile] [--emotion] [--json]
-[--draw DIR] ..."""
+"""Detect faces: python detect.py IMAGE_OR_FOLDER... [--model face|anime|FILE] [--smile] [--emotion]
+[--keypoints] [--json] [--draw DIR] ..."""
 import os
 
 # One thread each for BLAS and numba, set before they load: the detectors' matrix products are small, and
@@ -27,6 +27,7 @@ from nanonet.progress import Progress  # noqa: E402
 from nanonet.serialize import ModelFileError  # noqa: E402
 from nets.detector import METHODS, SMALLEST_FACE  # noqa: E402
 from nets.expression import one_per_face, read_faces  # noqa: E402
+from nets.keypoints import points_on_faces  # noqa: E402
 from nets.video import (Tracks, VideoError, frames, is_video, largest_face_emotions, open_video, overlay,  # noqa: E402
                         plot_timeline, top_moments)
 
@@ -95,8 +96,8 @@ def _start(model, gpu, options, readers=(), vote=True, max_pixels=MAX_PIXELS, th
 
 def faces_of(image, vote, tracks=None):
     """The faces of one picture as JSON-ready dicts, each with its readers' verdicts ("smile", "emotion") if
-    its box is large enough, and with `tracks` (nets.video.Tracks) an "id" kept across frames and verdicts
-    smoothed over its last readings; and their boxes (K, 4)."""
+    its box is large enough, its "keypoints" if asked for, and with `tracks` (nets.video.Tracks) an "id" kept
+    across frames and verdicts smoothed over its last readings; and their boxes (K, 4)."""
     boxes, scores = _detector.detect(image)
     if _readers:    # a face with two boxes gets one reading
         keep = one_per_face(boxes, scores)
@@ -107,7 +108,12 @@ def faces_of(image, vote, tracks=None):
     for face, identity in zip(faces, ids or []):
         face["id"] = identity
     readable = [k for k, (_, _, w, h) in enumerate(boxes) if min(w, h) >= MIN_READ]
+    if "keypoints" in _readers:
+        for face, points in zip(faces, points_on_faces(_readers["keypoints"], image, boxes)):
+            face["keypoints"] = np.round(points, 1).tolist()
     for name, reader in _readers.items():
+        if name == "keypoints":
+            continue
         for face in faces:
             face[name] = {"label": None, "score": None, "note": f"too small to read (under {MIN_READ} px)"}
         if not readable:
@@ -236,6 +242,8 @@ def main(argv=None):
     parser.add_argument("--method", choices=METHODS, help="anime detector: cascade, fcn or windows")
     parser.add_argument("--smile", action="store_true",
                         help="read each face's smile: \"smile\": {\"label\", \"score\"} in the JSON")
+    parser.add_argument("--keypoints", action="store_true",
+                        help="place the 68 iBUG points on each face: \"keypoints\": [[x, y], ...] in the JSON")
     parser.add_argument("--emotion", action="store_true",
                         help="read each face's emotion, valence and arousal: \"emotion\": {\"label\", \"score\", "
                              "\"probabilities\", \"valence\", \"arousal\"} in the JSON")
@@ -273,7 +281,7 @@ def main(argv=None):
                      "has no such option")
     options = {k: v for k, v in (("min_size", args.min_size), ("threshold", args.threshold),
                                  ("method", args.method)) if v is not None}
-    readers = [name for name in ("smile", "emotion") if getattr(args, name)]
+    readers = [name for name in ("smile", "emotion", "keypoints") if getattr(args, name)]
     settings = (args.model, args.gpu, options, readers, not args.one_window, args.max_pixels * 1e6)
     if videos:
         try:

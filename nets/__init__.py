@@ -1,5 +1,6 @@
 """Face models and detectors built on nanonet: nets.load("face") or nets.load("anime") gives a ready detector,
-nets.load("smile") and nets.load("emotion") nets that read face crops."""
+nets.load("smile") and nets.load("emotion") nets that read face crops, nets.load("keypoints") a net that places
+68 points on a face's frame."""
 import inspect
 import os
 
@@ -14,7 +15,8 @@ SHIPPED = {"face": tuple(f"face-{name}.npz" for name in CASCADE_STAGES),   # the
            # the classifier, first stage, calibration, second stage
            "anime": ("anime.npz", "anime12.npz", "anime-cal.npz", "anime24.npz"),
            "smile": ("smile.npz",),
-           "emotion": ("emotion.npz", "emotion-va.npz")}       # the classifier, valence and arousal
+           "emotion": ("emotion.npz", "emotion-va.npz"),       # the classifier, valence and arousal
+           "keypoints": ("keypoints.npz",)}
 DETECTORS = ("face", "anime")
 ANIME_KINDS = ("face", "face", "calibration", "face")
 
@@ -27,6 +29,7 @@ def load(name="face", gpu=-1, **options):
       SlidingWindowDetector (min_size, threshold, nms_iou, ...);
     - "smile", or any other classifier's file: .classes and .predict_proba(crops) (nets.readers);
     - "emotion": .classes, .predict_proba(crops) and .valence_arousal(crops);
+    - "keypoints", or another keypoints net's file: .predict(frames), (N, 68, 2) points in each frame's pixels;
     - a regressor's file: .output_names and .predict(crops)."""
     from nets.detector import SlidingWindowDetector
     if name in SHIPPED:
@@ -36,11 +39,11 @@ def load(name="face", gpu=-1, **options):
                 raise ModelFileError(f"no trained '{name}' model is shipped: {path} is missing")
         if name == "face":
             return load_cascade(paths, gpu, **options)
-        if name in ("smile", "emotion"):
+        if name in ("smile", "emotion", "keypoints"):
             _no_options(name, options)
             from nets.expression import EmotionReader
             readers = [load_reader(path, gpu) for path in paths]
-            return readers[0] if name == "smile" else EmotionReader(*readers)
+            return EmotionReader(*readers) if name == "emotion" else readers[0]
     elif os.path.exists(name):
         paths = [name]
         if not _is_detector_net(name):
@@ -68,7 +71,9 @@ def load_cascade(paths, gpu=-1, **options):
 
 
 def load_reader(path, gpu=-1):
-    """A CropClassifier or CropRegressor (nets.readers) from a model file, on GPU `gpu` (-1: the CPU)."""
+    """A CropClassifier, CropRegressor (nets.readers) or KeypointReader from a model file, on GPU `gpu` (-1:
+    the CPU)."""
+    from nets.keypoints import KeypointReader
     from nets.readers import CropClassifier, CropRegressor
     from nets.registry import get, load_model
     xp = use_device(gpu)
@@ -77,6 +82,8 @@ def load_reader(path, gpu=-1):
         model.to_gpu()
     spec = get(f.arch)
     size = f.config["input_size"]
+    if spec.points:
+        return KeypointReader(model, normalization, size, f.config["outputs"], spec.grey)
     if spec.task == "regress":
         return CropRegressor(model, normalization, size, f.config["outputs"], spec.grey)
     return CropClassifier(model, normalization, size, f.config["classes"], spec.grey)

@@ -6,12 +6,14 @@ height, so a frame of any size and aspect gets its points in its own pixels.
 """
 import os
 import re
+import time
 
 import numpy as np
 
 import nanonet as nn
-from nanonet.data.datasets import DataError, IMAGE_EXTENSIONS
+from nanonet.data.datasets import IMAGE_EXTENSIONS, DataError, points_folder, split_by_name
 from nanonet.data.image import read_image
+from nanonet.kernels.windows import extract_windows
 from nets.readers import CropRegressor
 
 POINTS = 68
@@ -19,9 +21,16 @@ POINTS = 68
 FLIP_PAIRS = ([(i, 16 - i) for i in range(8)] + [(17 + i, 26 - i) for i in range(5)] + [(31, 35), (32, 34)]
               + [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]
               + [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58), (60, 64), (61, 63), (65, 67)])
+# The net's frames about the face cascade's box (x, y, w, h) on them: 2.0 w wide, 2.2 w high, centred 0.04 w
+# below the box's centre (medians over a tenth of the training frames; bench_keypoints.py measures them)
+FRAMING = (2.0, 2.2, 0.0, 0.04)
 REGIONS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
            "mouth": range(48, 68)}
-OUTPUT_NAMES = tuple(f"{axis}{i}" for i in range(POINTS) for axis in "xy")
+
+
+def point_names(points):
+    """The outputs of a net regressing `points` points: x0, y0, x1, y1, ..."""
+    return tuple(f"{axis}{i}" for i in range(points) for axis in "xy")
 
 
 def keypoints_net(rng, outputs=2 * POINTS):
@@ -56,9 +65,65 @@ class KeypointReader(CropRegressor):
         return (shares + 0.5 / self.input_size) * sides - 0.5     # pixel centres: see BatchIterator.sample
 
 
+def frame_about(box, framing=FRAMING):
+    """The frame (x, y, w, h) about a face box (x, y, w, h) that frames the face as the net's training frames
+    did."""
+    x, y, w, h = box
+    width, height, dx, dy = framing
+    cx, cy = x + w / 2 + dx * w, y + h / 2 + dy * w
+    return np.array([cx - width * w / 2, cy - height * w / 2, width * w, height * w])
+
+
+def points_on_faces(reader, image, boxes):
+    """(K, P, 2) points in `image`'s pixels for each face box (K, 4) that a face detector found: the net reads
+    the frame about each box (frame_about), cut at its input size, edge pixels repeated outside the image."""
+    frames = np.array([frame_about(box) for box in np.asarray(boxes, dtype=np.float64).reshape(-1, 4)])
+    if not len(frames):
+        return np.zeros((0, len(reader.output_names) // 2, 2))
+    size = reader.input_size
+    points = reader.predict(extract_windows(image, frames, size))   # in the cut frames' pixels
+    return frames[:, None, :2] + (points + 0.5) * frames[:, None, 2:] / size - 0.5
+
+
 def read_folder(img_dir):
     """(file names, uint8 images) of the pictures in `img_dir`, in name order."""
     if not os.path.isdir(img_dir):
         raise DataError(f"{img_dir}: no such folder")
     files = sorted(f for f in os.listdir(img_dir) if f.lower().endswith(IMAGE_EXTENSIONS))
     return files, [read_image(os.path.join(img_dir, f)) for f in files]
+
+
+def train_detector(train_gt, train_img_dir, fast_train=True):
+    """The keypoints seed's trainer: a keypoints net trained on the images of `train_img_dir` that `train_gt`
+    names, {file: [x1, y1, ..., xP, yP]} in each image's pixels, with a tenth of its people held out for
+    validation. Returns a KeypointReader.
+
+    fast_train: the CPU, two batches and one validation, images read on one thread, nothing written: a
+    check that the code runs. Otherwise the run of `train.py --net keypoints` on these images, in
+    runs/keypoints-TIME/, and the best of its epochs returned."""
+    import nets
+    from nets import training
+    out = None if fast_train else os.path.join("runs", time.strftime("keypoints-%Y%m%d-%H%M%S"))
+    argv = ["--net", "keypoints", "--data", os.fspath(train_img_dir)] + (["--fast"] if fast_train else ["--out", out])
+    args = training.parse_args(argv)
+    spec, settings = training.effective_spec(args)
+    out, checkpoint = training.run_folder(args, settings)
+    train_set, val_set = split_by_name(points_folder(train_img_dir, train_gt), 0.1, person_of)
+    if not fast_train:
+        train_set, val_set = training.in_memory(train_set), training.in_memory(val_set)
+    trainer = training.prepare(spec, settings, args, argv, out, checkpoint, (train_set, val_set))
+    trainer.run()
+    if out:
+        return nets.load(os.path.join(out, "best.npz"))
+    return KeypointReader(trainer.model, trainer.train.normalize, spec.input_size,
+                          trainer.save_info["config"]["outputs"])
+
+
+def detect(model_path, img_dir):
+    """The keypoints seed's detector: {file name: [x1, y1, ..., xP, yP]} for every image in `img_dir`, in its
+    own pixels, from the model file at `model_path` (or a shipped model's name, "keypoints")."""
+    import nets
+    reader = nets.load(model_path)
+    files, images = read_folder(img_dir)
+    points = reader.predict(images) if images else []
+    return {f: [float(v) for v in p.reshape(-1)] for f, p in zip(files, points)}

@@ -10,7 +10,7 @@ from nanonet.data.normalize import Normalization
 from nets import cascade
 from nets.expression import VALENCE_AROUSAL, emotion_net, smile_net
 from nets.frg import anime12, anime24, frgnet, frgnet_slim
-from nets.keypoints import FLIP_PAIRS, OUTPUT_NAMES, keypoints_net, person_of
+from nets.keypoints import FLIP_PAIRS, POINTS, keypoints_net, person_of, point_names
 
 SHARED_DATA = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
 
@@ -120,7 +120,7 @@ NETS = {spec.name: spec for spec in [
     # frames of one person look alike: validation holds out whole people; rotations, scaling and shifts stay
     # small enough to keep every point in the frame
     NetSpec("keypoints", keypoints_net, 96, os.path.join(SHARED_DATA, "keypoints-youtube68"),
-            "the 68 iBUG points of the face in a frame about it, 96x96", task="regress", outputs=OUTPUT_NAMES,
+            "the 68 iBUG points of the face in a frame about it, 96x96", task="regress", outputs=point_names(POINTS),
             points=True, group=person_of, normalization="channel",
             augment=Augment(flip=True, flip_pairs=FLIP_PAIRS, rotate=12, scale=0.1, shift=0.06, brightness=25,
                             contrast=0.3, grey=0.1),

@@ -25,6 +25,7 @@ from nanonet.losses import accuracy, mean_squared_error, softmax_cross_entropy
 from nanonet.training import Trainer
 from nets import registry, samples
 from nets.annotations import read_webfaces, readable
+from nets.keypoints import point_names
 from nets.mining import cascade_negatives, negative_photos, scene_negatives, with_negatives
 from nets.scenes import scene_chunks
 
@@ -455,6 +456,20 @@ def make_trainer(spec, args, argv, settings, train_set, val_set, data_path, out,
     return trainer
 
 
+def for_points(spec, train_set, val_set):
+    """`spec` for the data's number of keypoints: its outputs x0, y0, x1, ...; without flips where its table of
+    left and right points does not fit them (a 14-point set, for a net registered with 68)."""
+    points = train_set.keypoints.shape[1]
+    if val_set.keypoints.shape[1] != points:
+        raise DataError(f"validation images have {val_set.keypoints.shape[1]} keypoints, training images {points}")
+    augment = spec.augment
+    if augment.flip and any(max(pair) >= points for pair in augment.flip_pairs):
+        print(f"note: {spec.name} mirrors faces by a table of {spec.name}'s own points, not these {points}; "
+              "no flips")
+        augment = varied(augment, flip=False)
+    return dataclasses.replace(spec, outputs=point_names(points), augment=augment)
+
+
 def prepare(spec, settings, args, argv, out, checkpoint, sets=None):
     """The Trainer of the run that `args` ask for (out and checkpoint from run_folder): its data sets read
     (or `sets`, (train, val), in their place), its net built, resumed or started from --init."""
@@ -462,6 +477,8 @@ def prepare(spec, settings, args, argv, out, checkpoint, sets=None):
     check_mining_options(spec, args)
     data_path, args.val = args.data or spec.data, args.val or ("0.1" if args.data else spec.val)
     train_set, val_set = sets or data_sets(spec, args, data_path, out)
+    if spec.points:
+        spec = for_points(spec, train_set, val_set)
     classes, outputs = list(train_set.classes), list(spec.outputs)
     print(f"{args.net}: {len(train_set)} training and {len(val_set)} validation samples, "
           + (f"{len(outputs)} targets ({', '.join(outputs[:4])}{', ...' if len(outputs) > 4 else ''})"

@@ -79,8 +79,8 @@ class Tracks:
 
 
 def overlay(image, faces, alpha=0.35, colour=(0, 200, 255), first=lambda face: f"#{face['id']}"):
-    """The RGB image with each face's box drawn (and filled with `colour` at opacity `alpha`), and above it
-    first(face) and its smile and emotion labels."""
+    """The RGB image with each face's box drawn (and filled with `colour` at opacity `alpha`), its keypoints,
+    and above it first(face) and its smile and emotion labels."""
     out = image.copy()
     if alpha:
         for face in faces:
@@ -91,6 +91,8 @@ def overlay(image, faces, alpha=0.35, colour=(0, 200, 255), first=lambda face: f
     for face in faces:
         x, y, w, h = face["x"], face["y"], face["w"], face["h"]
         cv2.rectangle(out, (x, y), (x + w, y + h), colour, thickness)
+        for px, py in face.get("keypoints", ()):
+            cv2.circle(out, (int(round(px)), int(round(py))), max(1, w // 60), (255, 0, 0), -1, cv2.LINE_AA)
         words = [first(face)] + [face[k]["label"] or "?" for k in ("smile", "emotion") if k in face]
         cv2.putText(out, " ".join(words), (x, max(y - 4, 12)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness, colour,
                     thickness // 2 + 1, cv2.LINE_AA)
