@@ -326,7 +326,8 @@ def main(argv=None):
                 faces = found["faces"]
                 print(f"{path}: {len(faces)} face{'s' if len(faces) != 1 else ''}"
                       + "".join(f"\n  x {f['x']} y {f['y']} w {f['w']} h {f['h']} score {f['score']:.3f}"
-                                + "".join(f" {k} {f[k]['label'] or '(too small)'}" for k in readers) for f in faces))
+                                + "".join(f" {k} {f[k]['label'] or '(too small)'}" if k != "keypoints" else
+                                          f" {len(f[k])} keypoints" for k in readers) for f in faces))
     except BrokenPipeError:
         return _reader_gone()
     finally:

@@ -16,7 +16,7 @@ SHIPPED = {"face": tuple(f"face-{name}.npz" for name in CASCADE_STAGES),   # the
            "anime": ("anime.npz", "anime12.npz", "anime-cal.npz", "anime24.npz"),
            "smile": ("smile.npz",),
            "emotion": ("emotion.npz", "emotion-va.npz"),       # the classifier, valence and arousal
-           "keypoints": ("keypoints.npz",)}
+           "keypoints": ("keypoints.npz", "keypoints-fine.npz")}   # the frame net, the second look
 DETECTORS = ("face", "anime")
 ANIME_KINDS = ("face", "face", "calibration", "face")
 
@@ -42,8 +42,9 @@ def load(name="face", gpu=-1, **options):
         if name in ("smile", "emotion", "keypoints"):
             _no_options(name, options)
             from nets.expression import EmotionReader
+            from nets.keypoints import Keypoints
             readers = [load_reader(path, gpu) for path in paths]
-            return EmotionReader(*readers) if name == "emotion" else readers[0]
+            return {"emotion": EmotionReader, "keypoints": Keypoints}.get(name, lambda reader: reader)(*readers)
     elif os.path.exists(name):
         paths = [name]
         if not _is_detector_net(name):
@@ -83,7 +84,8 @@ def load_reader(path, gpu=-1):
     spec = get(f.arch)
     size = f.config["input_size"]
     if spec.points:
-        return KeypointReader(model, normalization, size, f.config["outputs"], spec.grey)
+        margin = spec.augment.crop_points[0] if spec.augment.crop_points else None
+        return KeypointReader(model, normalization, size, f.config["outputs"], spec.grey, margin)
     if spec.task == "regress":
         return CropRegressor(model, normalization, size, f.config["outputs"], spec.grey)
     return CropClassifier(model, normalization, size, f.config["classes"], spec.grey)

@@ -14,7 +14,7 @@ import nanonet as nn
 from nanonet.data.datasets import IMAGE_EXTENSIONS, DataError, points_folder, split_by_name
 from nanonet.data.image import read_image
 from nanonet.kernels.windows import extract_windows
-from nets.readers import CropRegressor
+from nets.readers import CropRegressor, as_crops
 
 POINTS = 68
 # iBUG 68: the point each point becomes in the mirror image (jaw, brows, nose, eyes, outer and inner lips)
@@ -33,18 +33,19 @@ def point_names(points):
     return tuple(f"{axis}{i}" for i in range(points) for axis in "xy")
 
 
-def keypoints_net(rng, outputs=2 * POINTS):
-    """A 96x96 frame to `outputs` coordinates: a 5x5 stride-2 convolution (96 -> 48), then four 3x3
-    convolutions each with batch norm, ReLU and a 2x2 max pool (48 -> 24 -> 12 -> 6 -> 3), dense 256 with
-    batch norm and dropout 0.3 before it. Strided at the start and narrow at full size, it reads a face in
-    a few milliseconds on one thread."""
+def keypoints_net(rng, outputs=2 * POINTS, size=96):
+    """A size x size picture to `outputs` coordinates: a 5x5 stride-2 convolution, then four 3x3 convolutions
+    each with batch norm, ReLU and a 2x2 max pool (96 -> 48 -> 24 -> 12 -> 6 -> 3), dense 256 with batch norm
+    and dropout 0.1 before it (more would shake the coordinates it regresses). Strided at the start and
+    narrow at full size, it reads a face in a few milliseconds on one thread."""
     layers = [nn.Conv2D(3, 24, 5, stride=2, pad=2, rng=rng, input_grad=False), nn.BatchNorm(24), nn.ReLU()]
     channels = 24
     for width in (48, 96, 160, 256):
         layers += [nn.Conv2D(channels, width, 3, pad=1, rng=rng), nn.BatchNorm(width), nn.ReLU(),
                    nn.MaxPool2D(2, cover_all=False)]
         channels = width
-    return nn.Sequential(*layers, nn.Dropout(0.3, rng=rng), nn.Linear(channels * 3 * 3, 256, rng=rng),
+    side = size // 32
+    return nn.Sequential(*layers, nn.Dropout(0.1, rng=rng), nn.Linear(channels * side * side, 256, rng=rng),
                          nn.BatchNorm(256), nn.ReLU(), nn.Linear(256, outputs, rng=rng))
 
 
@@ -56,22 +57,62 @@ def person_of(key):
 
 
 class KeypointReader(CropRegressor):
-    """.predict(images): (N, P, 2) points, x and y in each image's own pixels, for uint8 frames of any size
-    (a list, or an array (N, H, W) or (N, H, W, 3)), framed as the training frames were."""
+    """One net's look: .predict(images), (N, P, 2) points, x and y in each image's own pixels, for uint8
+    pictures of any size (a list, or an array (N, H, W) or (N, H, W, 3)) framed as its training pictures
+    were: frames about a face, or for a net trained on crops about the points (`margin`), those crops."""
+
+    def __init__(self, model, normalization, input_size, output_names, grey=False, margin=None):
+        super().__init__(model, normalization, input_size, output_names, grey)
+        self.margin = margin
 
     def predict(self, images):
         shares = self.outputs(images).reshape(len(images), -1, 2)
-        sides = np.array([np.shape(image)[1::-1] for image in images], dtype=np.float64)[:, None, :]
+        sides = np.array([np.shape(image)[1::-1] for image in images], dtype=np.float64).reshape(-1, 1, 2)
         return (shares + 0.5 / self.input_size) * sides - 0.5     # pixel centres: see BatchIterator.sample
+
+
+class Keypoints:
+    """nets.load("keypoints"): .predict(frames), (N, P, 2) points in each frame's pixels, in two looks. The
+    frame net finds the face in a frame (whose face fills a third to a half of it); the fine net reads the
+    crop about the points it found, the face filling most of it, as it learnt from crops about the annotated
+    points (moved and rescaled as far as the first look errs)."""
+
+    def __init__(self, frame_net, fine_net):
+        self.frame_net, self.fine_net = frame_net, fine_net
+        self.input_size, self.output_names = frame_net.input_size, frame_net.output_names
+
+    def predict(self, frames, refine=True):
+        """With refine=False, the frame net's points alone."""
+        points = self.frame_net.predict(frames)
+        if not refine or not len(points):
+            return points
+        windows = face_boxes(points, self.fine_net.margin)
+        size = self.fine_net.input_size
+        crops = [extract_windows(frame, window[None], size)[0] for frame, window in zip(as_crops(frames), windows)]
+        return in_picture(windows, self.fine_net.predict(crops), size)
+
+
+def face_boxes(points, margin=1.1):
+    """(N, 4) the face's box (x, y, w, h) of each set of points (N, P, 2): the square about the centre of their
+    bounding box, its side `margin` times the box's longer side (the seed's face box at 1.1; the crop that
+    nanonet.data.augment.about_points cuts at a net's margin)."""
+    low, high = points.min(axis=1), points.max(axis=1)
+    side = (high - low).max(axis=1, keepdims=True) * margin
+    return np.concatenate([(low + high) / 2 - side / 2, side, side], axis=1)
 
 
 def frame_about(box, framing=FRAMING):
     """The frame (x, y, w, h) about a face box (x, y, w, h) that frames the face as the net's training frames
-    did."""
+    did, by `framing` (width and height in box sides, the centre's offset from the box's in box sides)."""
     x, y, w, h = box
     width, height, dx, dy = framing
     cx, cy = x + w / 2 + dx * w, y + h / 2 + dy * w
     return np.array([cx - width * w / 2, cy - height * w / 2, width * w, height * w])
+
+
+def in_picture(frames, points, size):
+    """Points (K, P, 2) in the pixels of frames (K, 4) that were cut at size x size, in the picture's pixels."""
+    return frames[:, None, :2] + (points + 0.5) * frames[:, None, 2:] / size - 0.5
 
 
 def points_on_faces(reader, image, boxes):
@@ -80,9 +121,7 @@ def points_on_faces(reader, image, boxes):
     frames = np.array([frame_about(box) for box in np.asarray(boxes, dtype=np.float64).reshape(-1, 4)])
     if not len(frames):
         return np.zeros((0, len(reader.output_names) // 2, 2))
-    size = reader.input_size
-    points = reader.predict(extract_windows(image, frames, size))   # in the cut frames' pixels
-    return frames[:, None, :2] + (points + 0.5) * frames[:, None, 2:] / size - 0.5
+    return in_picture(frames, reader.predict(extract_windows(image, frames, reader.input_size)), reader.input_size)
 
 
 def read_folder(img_dir):

@@ -124,7 +124,16 @@ NETS = {spec.name: spec for spec in [
             points=True, group=person_of, normalization="channel",
             augment=Augment(flip=True, flip_pairs=FLIP_PAIRS, rotate=12, scale=0.1, shift=0.06, brightness=25,
                             contrast=0.3, grey=0.1),
-            optimizer="adam", lr=0.001, lr_decay=0.95, weight_decay=1e-5, batch=32, epochs=60),
+            optimizer="adam", lr=0.002, lr_decay=0.95, weight_decay=1e-5, batch=32, epochs=50),
+    # the second look: the square about the points, 1.4 times their extent, moved and rescaled as far as the
+    # first look's points err (a few percent of the face), so that it learns to correct them
+    NetSpec("keypoints-fine", lambda rng, outputs: keypoints_net(rng, outputs, 80), 80,
+            os.path.join(SHARED_DATA, "keypoints-youtube68"),
+            "the 68 iBUG points, read again from the crop about the points the keypoints net found, 80x80",
+            task="regress", outputs=point_names(POINTS), points=True, group=person_of, normalization="channel",
+            augment=Augment(crop_points=(1.4, 0.05, 0.1), flip=True, flip_pairs=FLIP_PAIRS, rotate=12,
+                            brightness=25, contrast=0.3, grey=0.1),
+            optimizer="adam", lr=0.002, lr_decay=0.93, weight_decay=1e-5, batch=32, epochs=40),
 ]}
 
 

@@ -16,6 +16,7 @@ import nanonet
 from nanonet import optim, serialize
 from nanonet.backend import use_device
 from nanonet.cli import Parser
+from nanonet.data.augment import Augment
 from nanonet.data.datasets import (ArrayDataset, DataError, InMemory, TargetDataset, open_dataset, points_folder,
                                    read_points_table, split_by_name)
 from nanonet.data.image import ImageError
@@ -405,6 +406,14 @@ def miner(spec, args, train_set, train_images):
                              args.mine_per_image, args.mine_stages)
 
 
+def plain_framing(spec):
+    """The augmentation that validation images (and those the normalisation is fitted on) get: none, or for a
+    net reading crops about the keypoints, that crop without its jitter."""
+    if not spec.augment.crop_points:
+        return None
+    return Augment(crop_points=(spec.augment.crop_points[0], 0.0, 0.0))
+
+
 def input_normalization(spec, args, train_set, batch, checkpoint, start, skipped):
     """The checkpoint's normalisation when resuming, --init's when fine-tuning, else one fitted on the training
     images (a couple of batches with --fast); unreadable images are added to `skipped`."""
@@ -412,8 +421,8 @@ def input_normalization(spec, args, train_set, batch, checkpoint, start, skipped
         return Normalization.from_arrays(serialize.read(checkpoint).normalization)
     if start:
         return Normalization.from_arrays(start.normalization)
-    loader = BatchIterator(train_set, batch, spec.input_size, None, skip_bad=args.skip_bad, shuffle=False,
-                           skipped=skipped)
+    loader = BatchIterator(train_set, batch, spec.input_size, None, plain_framing(spec), skip_bad=args.skip_bad,
+                           shuffle=False, skipped=skipped)
     count = min(FAST_BATCHES * batch if args.fast else len(train_set), len(train_set))
     return Normalization.fit((im for im in (loader.load(i, 0) for i in range(count)) if im is not None),
                              spec.normalization)
@@ -432,8 +441,8 @@ def make_trainer(spec, args, argv, settings, train_set, val_set, data_path, out,
     train = BatchIterator(train_set, batch, size, normalization, spec.augment, seed=args.seed,
                           prefetch=not args.fast, skip_bad=args.skip_bad, workers=1 if args.fast else WORKERS,
                           skipped=skipped)
-    val = BatchIterator(val_set, batch, size, normalization, shuffle=False, prefetch=not args.fast,
-                        skip_bad=args.skip_bad)
+    val = BatchIterator(val_set, batch, size, normalization, plain_framing(spec), shuffle=False,
+                        prefetch=not args.fast, skip_bad=args.skip_bad)
     xp = use_device(-1 if args.fast else args.gpu)
     if xp is not np:
         model.to_gpu()

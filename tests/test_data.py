@@ -215,3 +215,24 @@ def test_keypoints_move_with_their_image_through_augmentation_and_resizing():
     plain = BatchIterator(data, 8, 40, Normalization(0, 1), None, shuffle=False, prefetch=False)
     (_, t0), = plain.epoch(0)
     np.testing.assert_allclose(t0.reshape(8, 2, 2), (points + 0.5) / [80, 60] - 0.5 / 40, rtol=1e-6)
+
+
+def test_crop_about_points_keeps_them_on_their_pixels():
+    from nanonet.data.augment import about_points
+    image = np.zeros((120, 100, 3), np.uint8)
+    points = np.array([[30.0, 40], [70, 45], [50, 90]])
+    for x, y in points.astype(int):
+        image[y - 1:y + 2, x - 1:x + 2] = 255
+    for margin, shift, scale in [(1.4, (0, 0), 1.0), (1.2, (0.1, -0.05), 0.9), (2.5, (0.0, 0.2), 1.1)]:
+        crop, moved = about_points(image, points, margin, shift, scale)
+        side = 50 * margin * scale             # the points span 40 by 50 px
+        assert crop.shape[:2] == (round(side),) * 2
+        inside = [(x, y) for x, y in moved if 0 <= x < crop.shape[1] - 0.5 and 0 <= y < crop.shape[0] - 0.5]
+        assert len(inside) >= 2
+        for x, y in inside:
+            yi, xi = int(round(y)), int(round(x))
+            assert crop[max(yi - 1, 0):yi + 2, max(xi - 1, 0):xi + 2].max() > 100, (margin, x, y)
+        np.testing.assert_allclose((moved.min(axis=0) + moved.max(axis=0)) / 2,
+                                   (side / 2 - np.array(shift) * side) * crop.shape[0] / side, atol=0.6)
+    crop, moved = Augment(crop_points=(1.4, 0.0, 0.0))(image, np.random.default_rng(0), points)
+    assert crop.shape[:2] == (70, 70) and moved.min() > 0 and moved.max() < 70

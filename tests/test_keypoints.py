@@ -1,13 +1,20 @@
 """Facial keypoints: the points table, the split by person, the flip table, the reader's coordinates, and the
 seed's train_detector / detect API."""
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image
 
+import nets
 from nanonet.data.datasets import DataError, points_folder, read_points_table, split_by_name
 from nanonet.data.iterator import BatchIterator
-from nets.keypoints import FLIP_PAIRS, POINTS, REGIONS, KeypointReader, detect, person_of, train_detector
-from tests.data_files import keypoints_folder
+from nets.keypoints import (FLIP_PAIRS, FRAMING, POINTS, REGIONS, KeypointReader, Keypoints, detect, frame_about,
+                           person_of, points_on_faces, train_detector)
+from tests.data_files import ROOT, keypoints_folder
 
 
 def test_points_table_reads_rows_after_a_header_and_refuses_bad_ones(tmp_path):
@@ -103,3 +110,66 @@ def test_detect_reads_a_model_file_over_a_folder_grey_images_too(tmp_path):
     assert all(len(v) == 2 * POINTS and all(isinstance(x, float) for x in v) for v in found.values())
     with pytest.raises(DataError, match="no such folder"):
         detect(str(tmp_path / "run" / "best.npz"), str(tmp_path / "nowhere"))
+
+
+class CentreReader:
+    """Stands in for a KeypointReader: puts one point at the middle of every frame it is given."""
+    input_size, output_names = 24, ["x0", "y0"]
+
+    def predict(self, frames):
+        assert frames.shape[1:] == (24, 24, 3)
+        return np.full((len(frames), 1, 2), 11.5)
+
+
+def test_points_on_faces_map_the_cut_frame_back_to_the_picture():
+    image = np.zeros((200, 300, 3), np.uint8)
+    boxes = np.array([[100.0, 50, 40, 40], [-10, 150, 60, 60]])
+    points = points_on_faces(CentreReader(), image, boxes)
+    frames = np.array([frame_about(b) for b in boxes])
+    np.testing.assert_allclose(points[:, 0], frames[:, :2] + frames[:, 2:] / 2 - 0.5)
+    width, height, dx, dy = FRAMING
+    np.testing.assert_allclose(frames[0], [120 + dx * 40 - width * 20, 70 + dy * 40 - height * 20, width * 40,
+                                           height * 40])
+    assert points_on_faces(CentreReader(), image, np.zeros((0, 4))).shape == (0, 1, 2)
+
+
+def test_detect_py_gives_each_face_68_points_and_draws_them(tmp_path):
+    if not all(os.path.exists(os.path.join(nets.WEIGHTS, f)) for f in nets.SHIPPED["keypoints"]):
+        pytest.skip("no shipped keypoints model")
+    image = ROOT / "examples" / "astronaut.jpg"
+    result = subprocess.run([sys.executable, str(ROOT / "detect.py"), str(image), "--keypoints", "--json",
+                             "--draw", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    faces = json.loads(result.stdout.splitlines()[0])["faces"]
+    assert faces and all(len(f["keypoints"]) == POINTS for f in faces)
+    for f in faces:     # the points lie about the face's box
+        xs, ys = np.array(f["keypoints"]).T
+        assert f["x"] - f["w"] / 2 < np.median(xs) < f["x"] + 1.5 * f["w"]
+        assert f["y"] - f["h"] / 2 < np.median(ys) < f["y"] + 1.5 * f["h"]
+    assert list(tmp_path.iterdir())
+
+
+class FixedLook:
+    """Stands in for one net's look: the same points, in its input's pixels, for every picture."""
+
+    def __init__(self, points, input_size=24, margin=None):
+        self.points, self.input_size, self.margin = np.asarray(points, float), input_size, margin
+        self.output_names = [f"v{i}" for i in range(self.points.size)]
+        self.seen = []
+
+    def predict(self, pictures):
+        self.seen.append([np.shape(p) for p in pictures])
+        return np.repeat(self.points[None], len(pictures), axis=0)
+
+
+def test_second_look_reads_the_crop_about_the_first_looks_points():
+    first = FixedLook([[10.0, 20], [50, 20], [30, 60]])          # spans 40 x 40 px, centred at (30, 40)
+    fine = FixedLook([[11.5, 11.5], [0, 0], [23, 23]], input_size=24, margin=1.5)
+    reader = Keypoints(first, fine)
+    frames = [np.zeros((100, 90, 3), np.uint8), np.zeros((70, 80), np.uint8)]
+    points = reader.predict(frames)
+    assert fine.seen == [[(24, 24, 3)] * 2]
+    # the crop: the 60 px square about (30, 40), from (0, 10), read at 24 px: a pixel is 2.5 of the frame's
+    np.testing.assert_allclose(points[0], [[29.5, 39.5], [0.75, 10.75], [58.25, 68.25]], atol=1e-9)
+    np.testing.assert_allclose(points[1], points[0])
+    np.testing.assert_allclose(reader.predict(frames, refine=False), first.predict(frames))

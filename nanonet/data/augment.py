@@ -5,6 +5,8 @@ Each draw comes from the Generator passed in, so one seed gives one augmented im
 import cv2
 import numpy as np
 
+from nanonet.kernels.windows import extract_windows
+
 
 def hflip(image, keypoints=None, flip_pairs=()):
     """Mirror left-right. Left and right keypoints (index pairs) swap, so 'left eye' stays a left eye."""
@@ -38,6 +40,19 @@ def affine(image, angle=0.0, scale=1.0, shift=(0.0, 0.0), keypoints=None):
     return image, keypoints
 
 
+def about_points(image, keypoints, margin, shift=(0.0, 0.0), scale=1.0):
+    """The square about the keypoints' bounding box: its side `margin` times the box's longer side times
+    `scale`, its centre the box's moved by `shift` (fractions of that side); edge pixels repeated outside the
+    image. The crop keeps the image's resolution (its side in pixels is the window's, rounded)."""
+    low, high = keypoints.min(axis=0), keypoints.max(axis=0)
+    side = max(float((high - low).max()) * margin * scale, 1.0)
+    x, y = (low + high) / 2 + np.asarray(shift) * side - side / 2
+    size = max(int(round(side)), 1)
+    crop = extract_windows(image, np.array([[x, y, side, side]]), size)[0]
+    # a crop pixel o samples the image at x + (o + 0.5) * side / size - 0.5 (extract_windows)
+    return crop, (keypoints - [x, y] + 0.5) * size / side - 0.5
+
+
 def brightness_contrast(image, brightness=0.0, contrast=1.0):
     """image * contrast + brightness (in 0..255 units) about the image's mean, clipped to uint8."""
     x = image.astype(np.float32)
@@ -62,16 +77,21 @@ class Augment:
     flip: mirror with probability 1/2; rot90: rotate by a random multiple of 90 degrees (the anime data);
     rotate: max degrees; scale: max relative change; shift: max fraction of the side; brightness: max
     shift in 0..255 units; contrast: max relative change; grey: the probability of turning the image grey;
-    jpeg: (lowest quality, probability).
+    jpeg: (lowest quality, probability); crop_points: (margin, shift, scale), first of all, cut the square
+    about the keypoints (about_points), moved by up to `shift` of its side and rescaled by up to `scale`.
     """
 
     def __init__(self, flip=False, rot90=False, rotate=0.0, scale=0.0, shift=0.0, brightness=0.0,
-                 contrast=0.0, grey=0.0, jpeg=None, flip_pairs=()):
+                 contrast=0.0, grey=0.0, jpeg=None, flip_pairs=(), crop_points=None):
         self.flip, self.rot90, self.rotate, self.scale, self.shift = flip, rot90, rotate, scale, shift
         self.brightness, self.contrast, self.grey = brightness, contrast, grey
-        self.jpeg, self.flip_pairs = jpeg, flip_pairs
+        self.jpeg, self.flip_pairs, self.crop_points = jpeg, flip_pairs, crop_points
 
     def __call__(self, image, rng, keypoints=None):
+        if self.crop_points:
+            margin, shift, scale = self.crop_points
+            image, keypoints = about_points(image, keypoints, margin, rng.uniform(-shift, shift, 2),
+                                            1 + rng.uniform(-scale, scale))
         if self.flip and rng.random() < 0.5:
             image, keypoints = hflip(image, keypoints, self.flip_pairs)
         if self.rot90:
