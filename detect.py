@@ -16,23 +16,17 @@ import sys  # noqa: E402
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
 
-import nets  # noqa: E402
 from nanonet.backend import BackendError  # noqa: E402
-from nanonet.cli import Parser, one_line_warnings  # noqa: E402
+from nanonet.cli import Parser  # noqa: E402
 from nanonet.data.datasets import IMAGE_EXTENSIONS  # noqa: E402
-from nanonet.data.image import MAX_PIXELS, ImageError, read_image  # noqa: E402
+from nanonet.data.image import MAX_PIXELS  # noqa: E402
 from nanonet.progress import Progress  # noqa: E402
 from nanonet.serialize import ModelFileError  # noqa: E402
+from nets import batch  # noqa: E402
 from nets.detector import METHODS, SMALLEST_FACE  # noqa: E402
-from nets.expression import one_per_face, read_faces  # noqa: E402
-from nets.keypoints import points_on_faces  # noqa: E402
 from nets.video import (Tracks, VideoError, frames, is_video, largest_face_emotions, open_video, overlay,  # noqa: E402
                         plot_timeline, top_moments)
-
-MIN_READ = 24   # faces with a shorter side (px) are too small to read a smile or an emotion from
-
 
 def image_paths(inputs):
     """Files as given; folders as their image files, sorted. Missing paths are passed on to fail on read."""
@@ -72,91 +66,7 @@ def drawing_folder_problem(folder):
     return None if os.access(folder, os.W_OK) else "the folder cannot be written"
 
 
-def draw(image, faces, path):
-    """Save `image` with each face's box, score, and smile or emotion label drawn."""
-    drawn = overlay(np.ascontiguousarray(image), faces, alpha=0, colour=(0, 255, 0),
-                    first=lambda face: f"{face['score']:.2f}")
-    Image.fromarray(drawn).save(path)
-
-
-_detector = None
-_readers, _vote, _max_pixels = {}, True, MAX_PIXELS
-
-
-def _start(model, gpu, options, readers=(), vote=True, max_pixels=MAX_PIXELS, threads=None):
-    """Load the detector and the expression readers, in this process or in a worker; a worker runs its
-    kernels on one thread."""
-    global _detector, _readers, _vote, _max_pixels
-    one_line_warnings("detect.py")
-    if threads:
-        cv2.setNumThreads(threads)
-    _detector = nets.load(model, gpu=gpu, **options)
-    _readers, _vote, _max_pixels = {name: nets.load(name, gpu=gpu) for name in readers}, vote, max_pixels
-
-
-def faces_of(image, vote, tracks=None):
-    """The faces of one picture as JSON-ready dicts, each with its readers' verdicts ("smile", "emotion") if
-    its box is large enough, its "keypoints" if asked for, and with `tracks` (nets.video.Tracks) an "id" kept
-    across frames and verdicts smoothed over its last readings; and their boxes (K, 4)."""
-    boxes, scores = _detector.detect(image)
-    if _readers:    # a face with two boxes gets one reading
-        keep = one_per_face(boxes, scores)
-        boxes, scores = boxes[keep], scores[keep]
-    faces = [{"x": int(round(x)), "y": int(round(y)), "w": int(round(w)), "h": int(round(h)),
-              "score": round(float(s), 4)} for (x, y, w, h), s in zip(boxes, scores)]
-    ids = tracks.assign(boxes) if tracks else None
-    for face, identity in zip(faces, ids or []):
-        face["id"] = identity
-    readable = [k for k, (_, _, w, h) in enumerate(boxes) if min(w, h) >= MIN_READ]
-    if "keypoints" in _readers:
-        for face, points in zip(faces, points_on_faces(_readers["keypoints"], image, boxes)):
-            face["keypoints"] = np.round(points, 1).tolist()
-    for name, reader in _readers.items():
-        if name == "keypoints":
-            continue
-        for face in faces:
-            face[name] = {"label": None, "score": None, "note": f"too small to read (under {MIN_READ} px)"}
-        if not readable:
-            continue
-        p = read_faces(reader.predict_proba, reader.input_size, image, boxes[readable], vote)
-        va = read_faces(reader.valence_arousal, reader.input_size, image, boxes[readable], vote) \
-            if name == "emotion" else [None] * len(readable)
-        for k, pk, vk in zip(readable, p, va):
-            if tracks:
-                pk = tracks.smoothed(ids[k], name, pk)
-                vk = None if vk is None else tracks.smoothed(ids[k], name + " va", vk)
-            faces[k][name] = verdict(reader, pk, vk)
-    return faces, boxes
-
-
-def verdict(reader, probabilities, valence_arousal=None):
-    """A face's JSON reading: the likeliest class and its probability; with valence and arousal (the emotion
-    reader), every class's probability and the two values too."""
-    best = int(probabilities.argmax())
-    out = {"label": reader.classes[best], "score": round(float(probabilities[best]), 4)}
-    if valence_arousal is not None:
-        out.update(probabilities={c: round(float(q), 4) for c, q in zip(reader.classes, probabilities)},
-                   valence=round(float(valence_arousal[0]), 3), arousal=round(float(valence_arousal[1]), 3))
-    return out
-
-
-def _detect(job):
-    """(path, result dict or None, error line or None) for job = (image file, where to draw it or None)."""
-    path, drawing = job
-    try:
-        image = read_image(path, max_pixels=_max_pixels)
-    except ImageError as e:
-        return path, None, str(e)
-    faces, _ = faces_of(image, _vote)
-    if drawing:
-        try:
-            draw(image, faces, drawing)
-        except OSError as e:
-            return path, None, f"{drawing}: cannot write the drawing ({e.strerror or e})"
-    return path, {"image": path, "width": image.shape[1], "height": image.shape[0], "faces": faces}, None
-
-
-def run_video(source, args):
+def run_video(session, source, args):
     """Detect (and read) the faces of every --every-th frame of a video file or camera `source`: a JSON line a
     processed frame, --draw's video with the overlay, --timeline's picture. Returns the exit status."""
     name = f"camera {source}" if isinstance(source, int) else source
@@ -169,7 +79,7 @@ def run_video(source, args):
         for index, seconds, frame, processed in frames(capture, args.every):
             count = index + 1
             if processed:
-                faces, _ = faces_of(frame, vote=False, tracks=tracks)
+                faces, _ = session.faces_of(frame, tracks=tracks, vote=False)
                 record = {"video": name, "frame": index, "time": round(seconds, 3), "faces": faces}
                 records.append(record)
                 print(json.dumps(record), flush=True)
@@ -190,7 +100,7 @@ def run_video(source, args):
             writer.release()
         capture.release()
     if args.timeline:
-        timeline(records, args)
+        timeline(session, records, args)
     if count == 0:
         raise VideoError(f"{name}: no frame could be read")
     if total and count < total - 1:    # frame counts of some containers are off by one
@@ -200,10 +110,10 @@ def run_video(source, args):
     return 0
 
 
-def timeline(records, args):
+def timeline(session, records, args):
     """--timeline: each emotion's probability over time for the largest face, with the top moments of
     --moment, which are also printed."""
-    classes = _readers["emotion"].classes
+    classes = session.readers["emotion"].classes
     times, probabilities = largest_face_emotions(records, classes)
     moments = top_moments(times, probabilities, classes.index(args.moment)) if len(times) else []
     plot_timeline(args.timeline, times, probabilities, classes, args.moment, moments)
@@ -256,6 +166,12 @@ def main(argv=None):
                              "for a video, the video file to write with the faces overlaid (.mp4)")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="spread the images over N processes, each on one thread (default 1: this process)")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="send the images as tasks to a Dask cluster: a scheduler's tcp://HOST:PORT, or local:N "
+                             "for a local cluster of N processes; results come as JSON lines, as they finish")
+    parser.add_argument("--out", metavar="FILE", help="write the JSON lines to FILE rather than to the screen")
+    parser.add_argument("--resume", action="store_true",
+                        help="with --out: skip the images FILE already holds, and append the others")
     args = parser.parse_args(argv)
     videos = [p for p in args.images if is_video(p)] + ([args.camera] if args.camera is not None else [])
     if not args.images and args.camera is None:
@@ -270,6 +186,12 @@ def main(argv=None):
         parser.error("--timeline plots emotions: add --emotion")
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.dask and args.workers > 1:
+        parser.error("--dask spreads the images over the cluster's workers: leave out --workers")
+    if args.resume and not args.out:
+        parser.error("--resume continues the results of --out FILE: give it")
+    if videos and (args.dask or args.out):
+        parser.error("--dask and --out take pictures; a video prints its JSON lines")
     if args.min_size is not None and args.min_size < SMALLEST_FACE:
         parser.error(f"--min-size {args.min_size}: the smallest face side must be at least {SMALLEST_FACE} pixels")
     if args.threshold is not None and not 0 <= args.threshold <= 1:
@@ -285,11 +207,11 @@ def main(argv=None):
     settings = (args.model, args.gpu, options, readers, not args.one_window, args.max_pixels * 1e6)
     if videos:
         try:
-            _start(*settings, threads=1)
-            classes = _readers["emotion"].classes if args.emotion else []
+            session = batch.start(settings, threads=1)
+            classes = session.readers["emotion"].classes if args.emotion else []
             if args.timeline and args.moment not in classes:
                 raise ValueError(f"--moment {args.moment}: one of {', '.join(classes)}")
-            return max(run_video(source, args) for source in videos)
+            return max(run_video(session, source, args) for source in videos)
         except (ModelFileError, BackendError, ValueError) as e:
             print(f"detect.py: {e}", file=sys.stderr)
             return 2
@@ -304,36 +226,89 @@ def main(argv=None):
         print(f"detect.py: --draw {args.draw}: {problem}", file=sys.stderr)
         return 2
     try:    # here too: a bad model or option fails at once
-        _start(*settings, threads=1)
+        batch.start(settings, threads=1)
     except (ModelFileError, BackendError, ValueError) as e:
         print(f"detect.py: {e}", file=sys.stderr)
         return 2
     jobs = list(zip(paths, drawing_paths(paths, args.draw) if args.draw else [None] * len(paths)))
-    if args.workers > 1 and len(paths) > 1:
-        pool = multiprocessing.get_context("spawn").Pool(min(args.workers, len(paths)), _start, settings + (1,))
-        results = pool.imap(_detect, jobs, chunksize=4)
+    try:
+        output, done = open_output(args.out, args.resume)
+    except (OSError, ValueError) as e:
+        print(f"detect.py: --out {args.out}: {getattr(e, 'strerror', None) or e}", file=sys.stderr)
+        return 2
+    try:
+        return report([job for job in jobs if job[0] not in done], settings, args, output)
+    except ValueError as e:         # a --dask address that answers nothing
+        print(f"detect.py: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return _reader_gone()
+    finally:
+        if output is not sys.stdout:
+            output.close()
+
+
+def open_output(path, resume):
+    """(where the results go, the images it already holds): the screen; a new FILE; or with --resume, FILE
+    to append to, its images skipped (a last line cut short by a stop is dropped, and its image read again)."""
+    if not path:
+        return sys.stdout, set()
+    if not resume:
+        if os.path.exists(path):
+            raise ValueError("it already holds results; pass --resume to continue it, or choose another file")
+        return open(path, "x"), set()
+    done = set()
+    data = open(path, "rb").read() if os.path.exists(path) else b""
+    complete = data[:data.rfind(b"\n") + 1]
+    for line in complete.splitlines():
+        try:
+            done.add(json.loads(line)["image"])
+        except (ValueError, KeyError, TypeError):
+            pass
+    output = open(path, "a")
+    output.truncate(len(complete))      # only a last line cut short by a stop: its image runs again
+    return output, done
+
+
+def report(jobs, settings, args, output):
+    """Run the jobs (image file, drawing or None) here, in --workers processes or on a --dask cluster, and
+    write each result as it comes: a JSON line (--json, --out, --dask) or a summary. Returns the exit status."""
+    pool = client = None
+    if args.dask:
+        client = batch.dask_client(args.dask)
+        results = batch.on_cluster(client, settings, jobs)
+    elif args.workers > 1 and len(jobs) > 1:
+        pool = multiprocessing.get_context("spawn").Pool(min(args.workers, len(jobs)), batch.start, (settings, 1))
+        results = pool.imap(batch.picture, jobs, chunksize=4)
     else:
-        pool, results = None, map(_detect, jobs)
+        results = map(batch.picture, jobs)
+    as_json = args.json or args.out or args.dask
     failures = 0
     try:
         for path, found, error in results:
             if error:
                 print(f"detect.py: {error}", file=sys.stderr)
                 failures += 1
-            elif args.json:
-                print(json.dumps(found), flush=True)
+            elif as_json:
+                print(json.dumps(found), file=output, flush=True)
             else:
-                faces = found["faces"]
-                print(f"{path}: {len(faces)} face{'s' if len(faces) != 1 else ''}"
-                      + "".join(f"\n  x {f['x']} y {f['y']} w {f['w']} h {f['h']} score {f['score']:.3f}"
-                                + "".join(f" {k} {f[k]['label'] or '(too small)'}" if k != "keypoints" else
-                                          f" {len(f[k])} keypoints" for k in readers) for f in faces))
-    except BrokenPipeError:
-        return _reader_gone()
+                print(summary(path, found["faces"]), file=output, flush=True)
     finally:
         if pool:
             pool.terminate()
+        if client:
+            client.close()
+            if args.dask.startswith("local:"):
+                client.cluster.close()
     return 2 if failures else 0
+
+
+def summary(path, faces):
+    """A picture's faces as lines to read."""
+    readings = lambda f: "".join(f" {k} {v['label'] or '(too small)'}" if k != "keypoints" else  # noqa: E731
+                                 f" {len(v)} keypoints" for k, v in f.items() if isinstance(v, (dict, list)))
+    return f"{path}: {len(faces)} face{'s' if len(faces) != 1 else ''}" + "".join(
+        f"\n  x {f['x']} y {f['y']} w {f['w']} h {f['h']} score {f['score']:.3f}" + readings(f) for f in faces)
 
 
 if __name__ == "__main__":

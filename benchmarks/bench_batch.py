@@ -30,13 +30,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
-def detect_py(folder, workers, threads=None):
-    """Seconds for `detect.py folder --json --workers N`, its numba and BLAS threads set to `threads` (None: its
-    own default)."""
+def detect_py(folder, workers, threads=None, extra=()):
+    """Seconds for `detect.py folder --json --workers N [extra]`, its numba and BLAS threads set to `threads`
+    (None: its own default)."""
     env = dict(os.environ, **{k: str(threads) for k in THREAD_VARIABLES}) if threads else \
         {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
     start = time.perf_counter()
-    subprocess.run([sys.executable, os.path.join(ROOT, "detect.py"), folder, "--json", "--workers", str(workers)],
+    subprocess.run([sys.executable, os.path.join(ROOT, "detect.py"), folder, "--json", "--workers", str(workers), *extra],
                    env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
 

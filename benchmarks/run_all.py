@@ -33,6 +33,8 @@ SCRIPTS = [
     ("bench_batch.py", [], ["--images", "4", "--repeats", "1"]),
     ("bench_smile.py", [], ["--images", "10", "--crops", "30"]),
     ("bench_emotion.py", [], ["--quick"]),
+    ("bench_keypoints.py", [], ["--quick"]),
+    ("bench_dask.py", [], ["--images", "8", "--repeats", "1"]),
     ("bench_gpu.py", ["--gpu", "0"], ["--gpu", "0", "--rounds", "1"]),                # likewise
 ]
 INTRO = """# Benchmarks
