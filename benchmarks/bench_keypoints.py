@@ -34,7 +34,6 @@ from nets.keypoints import FRAMING, REGIONS, face_boxes, person_of, points_on_fa
 from nets.registry import NETS  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIGURE = os.path.join(HERE, "figures", "keypoints.png")
 
 
 def err(predicted, truth, scale):
@@ -134,8 +133,10 @@ def main(argv=None):
              f"Median ms per face on one thread: {ms[0]:.2f} ({ms[1]:.2f} for the first look alone). The training frames about the face cascade's box: "
              f"{frame_ratios[0]:.2f} by {frame_ratios[1]:.2f} box sides, centred {frame_ratios[2]:+.3f}, "
              f"{frame_ratios[3]:+.3f} sides from the box's centre (nets.keypoints.FRAMING: {FRAMING}).", "",
-             f"![predicted against annotated points](benchmarks/figures/{os.path.basename(FIGURE)})"]
-    plot(FIGURE, frames[:8], predicted[:8], truth[:8])
+             "![predicted against annotated points](benchmarks/figures/keypoints.png)"]
+    # beside the BENCHMARKS.md written, as its link reads
+    plot(os.path.join(os.path.dirname(os.path.abspath(args.out)), "benchmarks", "figures", "keypoints.png"),
+         frames[:8], predicted[:8], truth[:8])
     body = "\n".join(lines)
     print(body)
     write_section(args.out, "bench_keypoints", body)

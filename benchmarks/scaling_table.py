@@ -46,7 +46,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     measured = measured_throughput(os.path.join(ROOT, "BENCHMARKS.md"))
     ring = 2 * (GPUS - 1) / GPUS
-    lines = [f"| net | parameters (MB all-reduced a step) | batch | step on one GPU (ms) | "
+    lines = ["| net | parameters (MB all-reduced a step) | batch | step on one GPU (ms) | "
              + " | ".join(f"speed-up on {GPUS} GPUs, {link}" for link in LINKS) + " |",
              "|---|---|---|---|" + "---|" * len(LINKS)]
     for name, (batch, rate) in measured.items():
