@@ -118,9 +118,11 @@ NETS = {spec.name: spec for spec in [
             lr=0.001, lr_decay=0.9, weight_decay=5e-4, batch=128, epochs=8,
             val=os.path.join(SHARED_DATA, "emotion-fer2013-48.zip", "val")),
     # frames of one person look alike: validation holds out whole people; rotations, scaling and shifts stay
-    # small enough to keep every point in the frame
-    NetSpec("keypoints", keypoints_net, 96, os.path.join(SHARED_DATA, "keypoints-youtube68"),
-            "the 68 iBUG points of the face in a frame about it, 96x96", task="regress", outputs=point_names(POINTS),
+    # small enough to keep every point in the frame. 64x64 suffices for the first look, which the fine net
+    # corrects (nets/weights/README.md)
+    NetSpec("keypoints", lambda rng, outputs: keypoints_net(rng, outputs, 64), 64,
+            os.path.join(SHARED_DATA, "keypoints-youtube68"),
+            "the 68 iBUG points of the face in a frame about it, 64x64", task="regress", outputs=point_names(POINTS),
             points=True, group=person_of, normalization="channel",
             augment=Augment(flip=True, flip_pairs=FLIP_PAIRS, rotate=12, scale=0.1, shift=0.06, brightness=25,
                             contrast=0.3, grey=0.1),
