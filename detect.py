@@ -10,6 +10,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS", 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # a broken video gets our one line, not FFmpeg's too
 
+import functools  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import sys  # noqa: E402
@@ -207,7 +208,7 @@ def main(argv=None):
     settings = (args.model, args.gpu, options, readers, not args.one_window, args.max_pixels * 1e6)
     if videos:
         try:
-            session = batch.start(settings, threads=1)
+            session = batch.start(settings)
             classes = session.readers["emotion"].classes if args.emotion else []
             if args.timeline and args.moment not in classes:
                 raise ValueError(f"--moment {args.moment}: one of {', '.join(classes)}")
@@ -226,7 +227,7 @@ def main(argv=None):
         print(f"detect.py: --draw {args.draw}: {problem}", file=sys.stderr)
         return 2
     try:    # here too: a bad model or option fails at once
-        batch.start(settings, threads=1)
+        batch.start(settings)
     except (ModelFileError, BackendError, ValueError) as e:
         print(f"detect.py: {e}", file=sys.stderr)
         return 2
@@ -278,10 +279,10 @@ def report(jobs, settings, args, output):
         client = batch.dask_client(args.dask)
         results = batch.on_cluster(client, settings, jobs)
     elif args.workers > 1 and len(jobs) > 1:
-        pool = multiprocessing.get_context("spawn").Pool(min(args.workers, len(jobs)), batch.start, (settings, 1))
-        results = pool.imap(batch.picture, jobs, chunksize=4)
+        pool = multiprocessing.get_context("spawn").Pool(min(args.workers, len(jobs)), batch.start, (settings,))
+        results = pool.imap(functools.partial(batch.picture, settings), jobs, chunksize=4)
     else:
-        results = map(batch.picture, jobs)
+        results = map(functools.partial(batch.picture, settings), jobs)
     as_json = args.json or args.out or args.dask
     failures = 0
     try:
@@ -298,8 +299,6 @@ def report(jobs, settings, args, output):
             pool.terminate()
         if client:
             client.close()
-            if args.dask.startswith("local:"):
-                client.cluster.close()
     return 2 if failures else 0
 
 

@@ -9,6 +9,7 @@
 - The scheduler's overhead: a round of 1000 tasks that do nothing on the started cluster, in ms per task.
 """
 import argparse
+import functools
 import multiprocessing
 import os
 import statistics
@@ -61,19 +62,19 @@ def main(argv=None):
                 f"`detect.py DIR --dask local:{cores}`": lambda: detect_py(folder, 1, extra=dask)}
         end_to_end = {name: rate(run, len(paths), args.repeats) for name, run in ends.items()}
     client = batch.dask_client(f"local:{cores}")
-    pool = multiprocessing.get_context("spawn").Pool(cores, batch.start, (SETTINGS, 1))
+    pool = multiprocessing.get_context("spawn").Pool(cores, batch.start, (SETTINGS,))
+    read = functools.partial(batch.picture, SETTINGS)
     try:
         list(batch.on_cluster(client, SETTINGS, jobs[:4 * cores]))       # every worker's detector loaded
-        pool.map(batch.picture, jobs[:4 * cores], chunksize=1)
+        pool.map(read, jobs[:4 * cores], chunksize=1)
         steady = {"Dask": rate(lambda: list(batch.on_cluster(client, SETTINGS, jobs)), len(jobs), args.repeats),
-                  "pool": rate(lambda: pool.map(batch.picture, jobs, chunksize=4), len(jobs), args.repeats)}
+                  "pool": rate(lambda: pool.map(read, jobs, chunksize=4), len(jobs), args.repeats)}
         tasks = 1000
         overhead = 1e3 / rate(lambda: client.gather(client.map(nothing, range(tasks), pure=False)), tasks,
                               args.repeats)
     finally:
         pool.terminate()
         client.close()
-        client.cluster.close()
     body = "\n".join([
         "## Batch detection on a local Dask cluster (`benchmarks/bench_dask.py`)", "",
         f"Machine: {machine_line()}. {len(paths)} held-out WebFaces images (JPEG, up to 640 px a side), the face "

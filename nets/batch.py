@@ -1,6 +1,6 @@
 """Detection over many pictures: a Session holds a detector and the face readers, loaded once, and turns a
 picture into its JSON-ready faces. detect.py runs one in its own process, one in each --workers process, or
-one on each worker of a Dask cluster (on_worker), which keeps it between tasks."""
+one on each worker of a Dask cluster, which keeps it between tasks (start, picture)."""
 import threading
 
 import cv2
@@ -94,48 +94,37 @@ def draw(image, faces, path):
     Image.fromarray(drawn).save(path)
 
 
-_session = None                          # this process's, for a --workers process
-_sessions, _lock = {}, threading.Lock()  # a Dask worker's, by their settings
+_sessions, _lock = {}, threading.Lock()  # this process's Sessions, by their settings
 
 
-def start(settings, threads=None):
-    """Make this process's Session from `settings` (Session's arguments); a worker runs its kernels on one
-    thread."""
-    global _session
-    one_line_warnings("detect.py")
-    if threads:
-        cv2.setNumThreads(threads)
-    _session = Session(*settings)
-    return _session
-
-
-def picture(job):
-    """This process's Session's reading of job = (image file, where to draw it or None)."""
-    return _session.picture(*job)
-
-
-def on_worker(settings, job):
-    """A Dask task: the reading of job = (image file, drawing or None) by this worker's Session of `settings`,
-    made on its first task and kept."""
+def start(settings):
+    """This process's Session of `settings` (Session's arguments), made on the first call and kept: in
+    detect.py's process, a --workers process or a Dask worker, each running its kernels on one thread."""
     key = repr(settings)
     with _lock:
         if key not in _sessions:
             one_line_warnings("detect.py")
             cv2.setNumThreads(1)
             _sessions[key] = Session(*settings)
-    return _sessions[key].picture(*job)
+    return _sessions[key]
+
+
+def picture(settings, job):
+    """The reading of job = (image file, where to draw it or None) by this process's Session of `settings`:
+    a task for a --workers process or a Dask worker."""
+    return start(settings).picture(*job)
 
 
 def dask_client(address):
-    """A dask.distributed Client: of a new local cluster of N one-thread processes for "local:N", else of the
-    scheduler at `address` (tcp://HOST:PORT), whose workers must read the same paths."""
-    from dask.distributed import Client, LocalCluster
+    """A dask.distributed Client: of a new local cluster of N one-thread processes for "local:N" (closed with the
+    Client), else of the scheduler at `address` (tcp://HOST:PORT), whose workers must read the same paths."""
+    from dask.distributed import Client
     if address.startswith("local:"):
         count = address.partition(":")[2]
         if not count.isdigit() or int(count) < 1:
             raise ValueError(f"--dask {address}: local:N takes a number of processes, at least 1")
-        cluster = LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True, dashboard_address=None)
-        return Client(cluster)
+        # a cluster the Client starts itself, and shuts down with its close()
+        return Client(n_workers=int(count), threads_per_worker=1, processes=True, dashboard_address=None)
     try:
         return Client(address, timeout="20s")
     except (OSError, TimeoutError) as e:
@@ -147,7 +136,7 @@ def on_cluster(client, settings, jobs):
     each worker keeps its Session; the tasks of a worker that dies run again on the others (or its
     replacement), and each job is yielded once."""
     from dask.distributed import as_completed
-    futures = client.map(on_worker, [settings] * len(jobs), jobs, pure=False)
+    futures = client.map(picture, [settings] * len(jobs), jobs, pure=False)
     paths = {future.key: job[0] for future, job in zip(futures, jobs)}
     for future in as_completed(futures):
         try:

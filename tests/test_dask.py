@@ -42,7 +42,6 @@ def test_every_picture_comes_back_once_though_a_worker_is_killed(tmp_path):
         assert all(len(found["faces"]) == 1 for _, found, error in results if not error)
     finally:
         client.close()
-        client.cluster.close()
 
 
 def test_detect_py_on_a_local_cluster_writes_and_resumes_its_lines(tmp_path):
