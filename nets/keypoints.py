@@ -11,6 +11,8 @@ import time
 import numpy as np
 
 import nanonet as nn
+import nets
+from nanonet.data.augment import squares_about
 from nanonet.data.datasets import IMAGE_EXTENSIONS, DataError, points_folder, split_by_name
 from nanonet.data.image import read_image
 from nanonet.kernels.windows import extract_windows
@@ -33,7 +35,7 @@ def point_names(points):
     return tuple(f"{axis}{i}" for i in range(points) for axis in "xy")
 
 
-def keypoints_net(rng, outputs=2 * POINTS, size=96):
+def keypoints_net(rng, outputs=2 * POINTS, size=64):
     """A size x size picture to `outputs` coordinates: a 5x5 stride-2 convolution, then four 3x3 convolutions
     each with batch norm, ReLU and a 2x2 max pool (64 -> 32 -> 16 -> 8 -> 4 -> 2), dense 256 with batch norm
     and dropout 0.1 before it (more would shake the coordinates it regresses). Strided at the start and
@@ -83,6 +85,7 @@ class Keypoints:
 
     def predict(self, frames, refine=True):
         """With refine=False, the frame net's points alone."""
+        frames = as_crops(frames)
         points = self.frame_net.predict(frames)
         if not refine or not len(points):
             return points
@@ -91,17 +94,15 @@ class Keypoints:
         # half a frame of it
         windows = face_boxes(np.clip(points, -sides / 2, sides * 1.5), self.fine_net.margin)
         size = self.fine_net.input_size
-        crops = [extract_windows(frame, window[None], size)[0] for frame, window in zip(as_crops(frames), windows)]
+        crops = [extract_windows(frame, window[None], size)[0] for frame, window in zip(frames, windows)]
         return in_picture(windows, self.fine_net.predict(crops), size)
 
 
 def face_boxes(points, margin=1.1):
-    """(N, 4) the face's box (x, y, w, h) of each set of points (N, P, 2): the square about the centre of their
-    bounding box, its side `margin` times the box's longer side (the seed's face box at 1.1; the crop that
-    nanonet.data.augment.about_points cuts at a net's margin)."""
-    low, high = points.min(axis=1), points.max(axis=1)
-    side = (high - low).max(axis=1, keepdims=True) * margin
-    return np.concatenate([(low + high) / 2 - side / 2, side, side], axis=1)
+    """(N, 4) the face's box (x, y, w, h) of each set of points (N, P, 2): the square about them
+    (squares_about), 1.1 times their extent in the seed's measure; at a fine net's margin, the crop that it
+    learnt from (nanonet.data.augment.about_points)."""
+    return squares_about(points, margin)
 
 
 def frame_about(box, framing=FRAMING):
@@ -143,8 +144,7 @@ def train_detector(train_gt, train_img_dir, fast_train=True):
     fast_train: the CPU, two batches and one validation, images read on one thread, nothing written: a
     check that the code runs. Otherwise the run of `train.py --net keypoints` on these images, in
     runs/keypoints-TIME/, and the best of its epochs returned."""
-    import nets
-    from nets import training
+    from nets import training    # not at the top: nets.training reads the registry, which imports this module
     out = None if fast_train else os.path.join("runs", time.strftime("keypoints-%Y%m%d-%H%M%S"))
     argv = ["--net", "keypoints", "--data", os.fspath(train_img_dir)] + (["--fast"] if fast_train else ["--out", out])
     args = training.parse_args(argv)
@@ -164,7 +164,6 @@ def train_detector(train_gt, train_img_dir, fast_train=True):
 def detect(model_path, img_dir):
     """The keypoints seed's detector: {file name: [x1, y1, ..., xP, yP]} for every image in `img_dir`, in its
     own pixels, from the model file at `model_path` (or a shipped model's name, "keypoints")."""
-    import nets
     reader = nets.load(model_path)
     files, images = read_folder(img_dir)
     points = reader.predict(images) if images else []

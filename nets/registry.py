@@ -120,7 +120,7 @@ NETS = {spec.name: spec for spec in [
     # frames of one person look alike: validation holds out whole people; rotations, scaling and shifts stay
     # small enough to keep every point in the frame. 64x64 suffices for the first look, which the fine net
     # corrects (nets/weights/README.md)
-    NetSpec("keypoints", lambda rng, outputs: keypoints_net(rng, outputs, 64), 64,
+    NetSpec("keypoints", keypoints_net, 64,
             os.path.join(SHARED_DATA, "keypoints-youtube68"),
             "the 68 iBUG points of the face in a frame about it, 64x64", task="regress", outputs=point_names(POINTS),
             points=True, group=person_of, normalization="channel",

@@ -40,13 +40,21 @@ def affine(image, angle=0.0, scale=1.0, shift=(0.0, 0.0), keypoints=None):
     return image, keypoints
 
 
+def squares_about(points, margin):
+    """(N, 4) windows x, y, side, side: the square about the centre of each set of points' (N, P, 2) bounding
+    box, its side `margin` times the box's longer side."""
+    low, high = points.min(axis=1), points.max(axis=1)
+    side = (high - low).max(axis=1, keepdims=True) * margin
+    return np.concatenate([(low + high) / 2 - side / 2, side, side], axis=1)
+
+
 def about_points(image, keypoints, margin, shift=(0.0, 0.0), scale=1.0):
-    """The square about the keypoints' bounding box: its side `margin` times the box's longer side times
-    `scale`, its centre the box's moved by `shift` (fractions of that side); edge pixels repeated outside the
-    image. The crop keeps the image's resolution (its side in pixels is the window's, rounded)."""
-    low, high = keypoints.min(axis=0), keypoints.max(axis=0)
-    side = max(float((high - low).max()) * margin * scale, 1.0)
-    x, y = (low + high) / 2 + np.asarray(shift) * side - side / 2
+    """The square about the keypoints' bounding box (squares_about), its side `margin` times the box's longer
+    side times `scale`, its centre the box's moved by `shift` (fractions of that side); edge pixels repeated
+    outside the image. The crop keeps the image's resolution (its side in pixels is the window's, rounded)."""
+    window = squares_about(keypoints[None], margin * scale)[0]
+    side = max(window[2], 1.0)
+    x, y = window[:2] + window[2] / 2 + np.asarray(shift) * side - side / 2
     size = max(int(round(side)), 1)
     crop = extract_windows(image, np.array([[x, y, side, side]]), size)[0]
     # a crop pixel o samples the image at x + (o + 0.5) * side / size - 0.5 (extract_windows)
