@@ -103,10 +103,15 @@ def _no_options(name, options):
         raise ValueError(f"{name} reads face crops and takes no detector options ({', '.join(sorted(options))})")
 
 
-def _check_options(detector, options, name):
+def detector_settings(detector):
+    """{setting: its default} of a detector class: its constructor's arguments but the nets."""
     net_arguments = ("classifier", "first_stage", "calibration", "second_stage")
-    known = [p for p in inspect.signature(detector).parameters
-             if p not in net_arguments and not p.startswith(("net", "cal"))]
+    return {p.name: p.default for p in inspect.signature(detector).parameters.values()
+            if p.name not in net_arguments and not p.name.startswith(("net", "cal"))}
+
+
+def _check_options(detector, options, name):
+    known = list(detector_settings(detector))
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise ValueError(f"the {name} detector has no option {', '.join(unknown)}; it takes {', '.join(known)}")

@@ -10,7 +10,6 @@ nets/detector.py describe the stages). Needs the onnx extra: pip install '.[onnx
 """
 import argparse
 import importlib.util
-import inspect
 import json
 import os
 import sys
@@ -102,17 +101,6 @@ def to_onnx(model, normalization, input_size, classifier, name):
     return proto
 
 
-def detector_settings(name):
-    """The settings (constructor defaults) a shipped detector's stages run with."""
-    from nets.cascade_detector import CascadeDetector
-    from nets.detector import SlidingWindowDetector
-    detector = CascadeDetector if name == "face" else SlidingWindowDetector
-    nets_arguments = ("classifier", "first_stage", "calibration", "second_stage", "net12", "cal12", "net24",
-                      "cal24", "net48", "cal48")
-    return {p.name: p.default for p in inspect.signature(detector).parameters.values()
-            if p.name not in nets_arguments}
-
-
 def export(name, out_dir):
     """Write every net of model `name` to out_dir as ONNX, and NAME.json describing them; returns the paths."""
     import nets
@@ -135,7 +123,9 @@ def export(name, out_dir):
     about = {"model": name, "nets": described,
              "input": "float32 (N, 3, S, S), RGB pixel values 0-255; the input normalisation is built in"}
     if name in nets.DETECTORS:
-        about["settings"] = detector_settings(name)
+        from nets.cascade_detector import CascadeDetector
+        from nets.detector import SlidingWindowDetector
+        about["settings"] = nets.detector_settings(CascadeDetector if name == "face" else SlidingWindowDetector)
     target = os.path.join(out_dir, os.path.basename(os.path.splitext(name)[0]) + ".json")
     atomic_write(target, lambda out: out.write(json.dumps(about, indent=1).encode()))
     return written + [target]
