@@ -29,8 +29,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import nets  # noqa: E402
 from benchmarks.common import machine_line, median_time, write_section  # noqa: E402
-from nanonet.data.datasets import points_folder, read_points_table, split_by_name  # noqa: E402
-from nets.keypoints import FRAMING, REGIONS, face_boxes, person_of, points_on_faces  # noqa: E402
+from nanonet.data.datasets import split_by_name  # noqa: E402
+from nets.keypoints import FRAMING, REGIONS, face_boxes, person_of, points_on_faces, read_data  # noqa: E402
 from nets.registry import NETS  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,15 +42,23 @@ def err(predicted, truth, scale):
     return (((predicted - truth) * scale) ** 2).mean(axis=(1, 2))
 
 
+def found_face(detector, frame, points):
+    """The face cascade's box on `frame` nearest the centre of the face's points, or None if it finds none."""
+    boxes, _ = detector.detect(frame)
+    if not len(boxes):
+        return None
+    centre = (points.min(axis=0) + points.max(axis=0)) / 2
+    return boxes[np.abs(boxes[:, :2] + boxes[:, 2:] / 2 - centre).sum(axis=1).argmin()]
+
+
 def framing(detector, frames, points):
     """(K, 4): frame width and height over the face cascade's box side, and the frame's centre's offset from the
-    box's centre over its side, for the frames where it finds the face (its box nearest the points' centre)."""
+    box's centre over its side, for the frames where it finds the face (found_face)."""
     rows = []
     for frame, p in zip(frames, points):
-        boxes, _ = detector.detect(frame)
-        if len(boxes):
-            centre = (p.min(axis=0) + p.max(axis=0)) / 2
-            x, y, w, h = boxes[np.abs(boxes[:, :2] + boxes[:, 2:] / 2 - centre).sum(axis=1).argmin()]
+        box = found_face(detector, frame, p)
+        if box is not None:
+            x, y, w, h = box
             height, width = frame.shape[:2]
             rows.append((width / w, height / w, (width / 2 - x - w / 2) / w, (height / 2 - y - h / 2) / w))
     return np.array(rows)
@@ -60,10 +68,8 @@ def detected(detector, reader, frames, points):
     """(predicted, truth) points of the frames where the face cascade finds the face, read as detect.py does."""
     predicted, truth = [], []
     for frame, p in zip(frames, points):
-        boxes, _ = detector.detect(frame)
-        if len(boxes):
-            centre = (p.min(axis=0) + p.max(axis=0)) / 2
-            box = boxes[np.abs(boxes[:, :2] + boxes[:, 2:] / 2 - centre).sum(axis=1).argmin()]
+        box = found_face(detector, frame, p)
+        if box is not None:
             predicted.append(points_on_faces(reader, frame, box[None])[0])
             truth.append(p)
     return np.array(predicted), np.array(truth)
@@ -92,8 +98,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="a tenth of the frames (a smoke test)")
     p.add_argument("--out", default=os.path.join(os.path.dirname(HERE), "BENCHMARKS.md"))
     args = p.parse_args(argv)
-    root = NETS["keypoints"].data
-    data = points_folder(os.path.join(root, "images"), read_points_table(os.path.join(root, "keypoints.csv")))
+    data = read_data(NETS["keypoints"].data)
     train, val = split_by_name(data, 0.1, person_of)
     every = 10 if args.quick else 1
     frames = [val.image(i) for i in range(0, len(val), every)]
@@ -117,9 +122,10 @@ def main(argv=None):
         frame = " | " if e_frame is None else f"{e_frame.mean():.1f} | {np.median(e_frame):.1f}"
         return (f"| {name} | {frame} | {e_face.mean():.1f} | {np.median(e_face):.1f} | "
                 + " | ".join(f"{v:.1f}" for v in regions) + " |")
+    people = [len({person_of(d.key(i)) for i in range(len(d))}) for d in (val, data)]
     lines = ["## Facial keypoints on YouTube-68 (`benchmarks/bench_keypoints.py`)", "",
-             f"Machine: {machine_line()}. {len(frames)} frames of the {len({person_of(val.key(i)) for i in range(len(val))})}"
-             f" people train.py holds out (of {len({person_of(data.key(i)) for i in range(len(data))})}); err is "
+             f"Machine: {machine_line()}. {len(frames)} frames of the {people[0]} people train.py holds out (of "
+             f"{people[1]}); err is "
              "the mean squared coordinate error with the frame, or the face's box, resized to 100x100 (the "
              "seed passes at 20, tops at 5); per region on the face's box.", "",
              "| points | err on frame, mean | median | err on face box, mean | median | "
@@ -130,7 +136,8 @@ def main(argv=None):
              row("mean shape (training frames' mean)", mean_shape, on_frame, on_face),
              row(f"detect.py's way: the frame about the face cascade's box ({len(by_detector)} frames it finds)",
                  by_detector, None, 100 / face_boxes(by_detector_truth)[:, 2][:, None, None], by_detector_truth), "",
-             f"Median ms per face on one thread: {ms[0]:.2f} ({ms[1]:.2f} for the first look alone). The training frames about the face cascade's box: "
+             f"Median ms per face on one thread: {ms[0]:.2f} ({ms[1]:.2f} for the first look alone). The "
+             "training frames about the face cascade's box: "
              f"{frame_ratios[0]:.2f} by {frame_ratios[1]:.2f} box sides, centred {frame_ratios[2]:+.3f}, "
              f"{frame_ratios[3]:+.3f} sides from the box's centre (nets.keypoints.FRAMING: {FRAMING}).", "",
              "![predicted against annotated points](benchmarks/figures/keypoints.png)"]

@@ -13,7 +13,7 @@ import numpy as np
 import nanonet as nn
 import nets
 from nanonet.data.augment import squares_about
-from nanonet.data.datasets import IMAGE_EXTENSIONS, DataError, points_folder, split_by_name
+from nanonet.data.datasets import IMAGE_EXTENSIONS, DataError, points_folder, read_points_table, split_by_name
 from nanonet.data.image import read_image
 from nanonet.kernels.windows import extract_windows
 from nets.readers import CropRegressor, as_crops
@@ -126,6 +126,15 @@ def points_on_faces(reader, image, boxes):
     if not len(frames):
         return np.zeros((0, len(reader.output_names) // 2, 2))
     return in_picture(frames, reader.predict(extract_windows(image, frames, reader.input_size)), reader.input_size)
+
+
+def read_data(path):
+    """The PointsDataset of a keypoints data set in the folder `path`, laid out as YouTube-68's (what train.py
+    reads): images/, and keypoints.csv of file,x0,y0,x1,y1,... rows in each image's pixels."""
+    table = os.path.join(path, "keypoints.csv")
+    if not os.path.isfile(table):
+        raise DataError(f"{path}: not a keypoints data set (a folder of images/ and keypoints.csv)")
+    return points_folder(os.path.join(path, "images"), read_points_table(table))
 
 
 def read_folder(img_dir):

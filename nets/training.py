@@ -17,8 +17,7 @@ from nanonet import optim, serialize
 from nanonet.backend import use_device
 from nanonet.cli import Parser
 from nanonet.data.augment import Augment
-from nanonet.data.datasets import (ArrayDataset, DataError, InMemory, TargetDataset, open_dataset, points_folder,
-                                   read_points_table, split_by_name)
+from nanonet.data.datasets import ArrayDataset, DataError, InMemory, TargetDataset, open_dataset, split_by_name
 from nanonet.data.image import ImageError
 from nanonet.data.iterator import BatchIterator
 from nanonet.data.normalize import Normalization
@@ -26,7 +25,7 @@ from nanonet.losses import accuracy, mean_squared_error, softmax_cross_entropy
 from nanonet.training import Trainer
 from nets import registry, samples
 from nets.annotations import read_webfaces, readable
-from nets.keypoints import point_names
+from nets.keypoints import point_names, read_data
 from nets.mining import cascade_negatives, negative_photos, scene_negatives, with_negatives
 from nets.scenes import scene_chunks
 
@@ -53,14 +52,9 @@ def classification_sets(path, val, group=None):
 def points_sets(path, val, group=None):
     """(train, val) datasets of images with keypoints: `path` a folder holding images/ and keypoints.csv
     (file,x0,y0,...), --val a fraction (of whole groups, with `group`) or another such folder."""
-    def folder(path):
-        table = os.path.join(path, "keypoints.csv")
-        if not os.path.isfile(table):
-            raise DataError(f"{path}: not a keypoints data set (a folder of images/ and keypoints.csv)")
-        return points_folder(os.path.join(path, "images"), read_points_table(table))
     if os.path.isdir(val):
-        return folder(path), folder(val)
-    return split_by_name(folder(path), _fraction(val), group)
+        return read_data(path), read_data(val)
+    return split_by_name(read_data(path), _fraction(val), group)
 
 
 def in_memory(dataset, skip_bad=False):

@@ -88,10 +88,8 @@ KEYPOINTS = NETS["keypoints"].data
 def test_shipped_keypoints_place_held_out_peoples_points_as_measured():
     """Every 4th frame of the people train.py holds out: err (the seed's, on the frame and on the face's box
     resized to 100x100) within a margin of BENCHMARKS.md's 4.7 and 21.6 over all of them."""
-    from nanonet.data.datasets import points_folder, read_points_table
-    from nets.keypoints import face_boxes, person_of
-    data = points_folder(os.path.join(KEYPOINTS, "images"), read_points_table(os.path.join(KEYPOINTS, "keypoints.csv")))
-    _, val = split_by_name(data, 0.1, person_of)
+    from nets.keypoints import face_boxes, person_of, read_data
+    _, val = split_by_name(read_data(KEYPOINTS), 0.1, person_of)
     frames = [val.image(i) for i in range(0, len(val), 4)]
     truth = val.keypoints[::4]
     predicted = nets.load("keypoints").predict(frames)
