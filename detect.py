@@ -304,8 +304,9 @@ def report(jobs, settings, args, output):
 
 def summary(path, faces):
     """A picture's faces as lines to read."""
-    readings = lambda f: "".join(f" {k} {v['label'] or '(too small)'}" if k != "keypoints" else  # noqa: E731
-                                 f" {len(v)} keypoints" for k, v in f.items() if isinstance(v, (dict, list)))
+    def readings(face):     # smile and emotion labels, the number of keypoints
+        return "".join(f" {k} {v['label'] or '(too small)'}" if k != "keypoints" else f" {len(v)} keypoints"
+                       for k, v in face.items() if isinstance(v, (dict, list)))
     return f"{path}: {len(faces)} face{'s' if len(faces) != 1 else ''}" + "".join(
         f"\n  x {f['x']} y {f['y']} w {f['w']} h {f['h']} score {f['score']:.3f}" + readings(f) for f in faces)
 
