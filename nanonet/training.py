@@ -1,16 +1,16 @@
-"""The training loop: epochs of steps, validation, metrics.jsonl, curves.png, and checkpoints.
+"""The training loop: epochs of steps, validation, run.json, metrics.jsonl, curves.png, and checkpoints.
 
-Checkpoints are model files: the model's arrays, its normalisation and metadata, and the loop's position,
+run.json and metrics.jsonl are what a monitor reads (nanonet.runs describes them): metrics.jsonl gains a
+point every few batches and a record at each epoch's end. Checkpoints are model files: the model's arrays, its normalisation and metadata, and the loop's position,
 history and dropout generators under meta["training"]. last.npz (after every epoch and on Ctrl-C) also
 holds the optimizer's slots under `extra/opt/`, for resuming; best.npz (at the best validation score) is
 for inference and leaves them out. At the end of an epoch best.npz is written before last.npz, and
 metrics.jsonl after both, so that whatever a crash interrupts, last.npz never names a best model that
-best.npz lacks, and resuming rewrites metrics.jsonl from last.npz's history. Resuming from one
+best.npz lacks, and a resumed run rewrites metrics.jsonl to what last.npz holds. Resuming from one
 continues exactly: the data order and augmentation are functions of (seed, epoch, sample), so the resumed
 run ends with the same weights as one never interrupted.
 """
 import glob
-import json
 import os
 import signal
 import sys
@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from nanonet import serialize
+from nanonet import runs, serialize
 from nanonet.backend import to_cpu
 from nanonet.losses import accuracy, softmax_cross_entropy
 from nanonet.plot import line_chart
@@ -35,23 +35,24 @@ class Trainer:
 
     schedule(epoch) multiplies the base learning rate (and the weight decay, when decay_weight_decay, as
     the seeds do). `save` holds what every checkpoint records: arch, config, normalization, meta.
-    out_dir=None writes nothing. max_batches caps the batches of each epoch and of validation.
+    out_dir=None writes nothing. max_batches caps the batches of each epoch and of validation. A point of
+    the training curves goes to metrics.jsonl every `point_every` batches and at each epoch's end.
     """
 
     def __init__(self, model, optimizer, train, val, epochs, save, out_dir=None, loss=softmax_cross_entropy,
                  metric=accuracy, schedule=None, decay_weight_decay=True, xp=np, max_batches=None,
-                 on_step=None, log=print):
+                 on_step=None, log=print, point_every=10):
         self.model, self.optimizer, self.train, self.val, self.epochs = model, optimizer, train, val, epochs
         self.save_info, self.out_dir, self.loss, self.metric = save, out_dir, loss, metric
         self.schedule, self.decay_weight_decay, self.xp = schedule, decay_weight_decay, xp
-        self.max_batches, self.on_step, self.log = max_batches, on_step, log
+        self.max_batches, self.on_step, self.log, self.point_every = max_batches, on_step, log, point_every
         self.base_lr, self.base_weight_decay = optimizer.lr, optimizer.weight_decay
         if out_dir:
             os.makedirs(out_dir, exist_ok=True)
             for stale in glob.glob(os.path.join(out_dir, ".tmp-*")):   # what a write killed half-way left
                 os.unlink(stale)
         self.epoch, self.batch, self.best, self.history = 0, 0, None, []
-        self.sums = _Sums()
+        self.sums, self.recent = _Sums(), _Sums()   # this epoch's, and since the last point's
         self.stop_requested = False
 
     # -- the loop --------------------------------------------------------------------------------------
@@ -59,21 +60,38 @@ class Trainer:
     def run(self):
         """Train to the last epoch. Returns "finished", or "interrupted" after Ctrl-C (last.npz saved)."""
         restore = self._catch_sigint()
+        info = runs.started_info(self.save_info["arch"], self.save_info.get("meta", {}).get("command"), self.epochs)
+        if self.out_dir:      # metrics.jsonl as far as this run begins (resumed: what last.npz holds), no further
+            runs.rewrite_records(self.out_dir, self.history, (self.epoch, self.batch))
+            runs.write_info(self.out_dir, info)
+        state = "failed"
         try:
-            while self.epoch < self.epochs:
-                factor = self.schedule(self.epoch) if self.schedule else 1.0
-                self.optimizer.lr = self.base_lr * factor
-                if self.decay_weight_decay:
-                    self.optimizer.weight_decay = self.base_weight_decay * factor
-                if not self._train_epoch():
-                    self._checkpoint("last.npz")
-                    return "interrupted"
-                self._end_epoch()
-                if self.stop_requested:
-                    return "interrupted"
-            return "finished"
+            state = self._epochs()
+            return "finished" if state == "finished" else "interrupted"
+        except KeyboardInterrupt:
+            state = "stopped"
+            raise
+        except Diverged:
+            state = "diverged"
+            raise
         finally:
             restore()
+            if self.out_dir:
+                runs.write_info(self.out_dir, {**info, "state": state, "ended": time.time()})
+
+    def _epochs(self):
+        while self.epoch < self.epochs:
+            factor = self.schedule(self.epoch) if self.schedule else 1.0
+            self.optimizer.lr = self.base_lr * factor
+            if self.decay_weight_decay:
+                self.optimizer.weight_decay = self.base_weight_decay * factor
+            if not self._train_epoch():
+                self._checkpoint("last.npz")
+                return "stopped"
+            self._end_epoch()
+            if self.stop_requested:
+                return "stopped"
+        return "finished"
 
     def _train_epoch(self):
         """Run the rest of the current epoch's batches; False if stopped before its end."""
@@ -99,6 +117,9 @@ class Trainer:
             self.batch += 1
             score = self.metric(y, t) if self.metric else None
             self.sums.add(loss, score, len(x))
+            self.recent.add(loss, score, len(x))
+            if self.batch % self.point_every == 0 or self.batch == total:
+                self._point(total)
             bar.update(len(x), loss=self.sums.mean_loss(), **({"acc": self.sums.mean_score()} if self.metric else {}))
             if self.on_step:
                 self.on_step(self)
@@ -107,6 +128,17 @@ class Trainer:
                 return False
         bar.close()
         return True
+
+    def _point(self, batches):
+        """Append a point of the curves: the means over the batches since the last point."""
+        if self.out_dir:
+            point = {"epoch": self.epoch + 1, "batch": self.batch, "batches": batches,
+                     "loss": self.recent.mean_loss(), "lr": self.optimizer.lr,
+                     "images_per_s": self.recent.count / max(self.recent.seconds(), 1e-9), "time": time.time()}
+            if self.metric:
+                point["acc"] = self.recent.mean_score()
+            runs.append_record(self.out_dir, point)
+        self.recent = _Sums()
 
     def _end_epoch(self):
         record = {"epoch": self.epoch + 1, "lr": self.optimizer.lr, "train_loss": self.sums.mean_loss()}
@@ -125,13 +157,8 @@ class Trainer:
             if improved:
                 self._checkpoint("best.npz", optimizer=False)
             self._checkpoint("last.npz")
-            self._write_metrics()
+            runs.append_record(self.out_dir, record)
             self._plot()
-
-    def _write_metrics(self):
-        """metrics.jsonl: one line per epoch of the history, written whole (atomically)."""
-        lines = "".join(json.dumps(record) + "\n" for record in self.history)
-        serialize.atomic_write(os.path.join(self.out_dir, "metrics.jsonl"), lambda f: f.write(lines.encode()))
 
     def validate(self):
         """Mean loss (and metric) over the validation batches, in evaluation mode."""
@@ -177,7 +204,7 @@ class Trainer:
             return
         info = self.save_info
         training = {"epoch": self.epoch, "batch": self.batch, "best": self.best, "history": self.history,
-                    "sums": self.sums.state(), "epochs": self.epochs,
+                    "sums": self.sums.state(), "recent": self.recent.state(), "epochs": self.epochs,
                     "generators": {n: layer.rng.bit_generator.state for n, layer in self._generators().items()}}
         extra = {f"opt/{k}": to_cpu(v) for k, v in self.optimizer.state().items()} if optimizer else {}
         serialize.save(os.path.join(self.out_dir, filename), self.model, info["arch"], info.get("config"),
@@ -195,10 +222,9 @@ class Trainer:
         state = f.meta["training"]
         self.epoch, self.batch, self.best, self.history = state["epoch"], state["batch"], state["best"], state["history"]
         self.sums = _Sums.from_state(state["sums"])
+        self.recent = _Sums.from_state(state["recent"]) if "recent" in state else _Sums()   # older files lack it
         for name, layer in self._generators().items():
             layer.rng.bit_generator.state = state["generators"][name]
-        if self.out_dir:
-            self._write_metrics()     # the epochs that last.npz holds, no more
         return self
 
     def _plot(self):

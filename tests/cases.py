@@ -1,11 +1,13 @@
 """What the tests share: layers under test, each with an input shape small enough for float64 central differences;
 geometries of the kernels; untrained detector nets and their model files; a tiny task that a CNN learns, and a
 Trainer of one."""
+from pathlib import Path
+
 import numpy as np
 
 import nanonet as nn
 import nets
-from nanonet import serialize
+from nanonet import runs, serialize
 from nets import samples
 from nanonet.data.augment import Augment
 from nanonet.data.datasets import ArrayDataset
@@ -161,4 +163,9 @@ def tiny_trainer(out_dir, init_seed=0, seed=0):
     opt = MomentumSGD(lr=0.05, momentum=0.9, weight_decay=1e-4).setup(model)
     save = {"arch": "tiny", "config": {"classes": ["a", "b"]}, "normalization": norm.arrays(), "meta": {}}
     return Trainer(model, opt, train, val, 3, save, out_dir=str(out_dir), schedule=ExponentialDecay(0.9),
-                   log=lambda line: None)
+                   log=lambda line: None, point_every=2)
+
+
+def epoch_records(run_folder):
+    """The epoch records of a run's metrics.jsonl (its points left out)."""
+    return [r for r in runs.read_records(Path(run_folder) / runs.METRICS_FILE) if not runs.is_point(r)]

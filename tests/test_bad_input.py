@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 import nets
-from nanonet import serialize
+from nanonet import runs, serialize
 from nets.annotations import read_keypoints_csv, read_webfaces, readable
 from nanonet.data.datasets import DataError, ListDataset
 from nanonet.data.image import ImageError, ImageWarning, read_image
@@ -251,7 +251,7 @@ def test_a_diverging_run_stops_with_a_line_and_writes_no_best_model(tmp_path):
 def test_a_crash_at_every_checkpoint_write_resumes_to_the_same_weights(tmp_path, monkeypatch):
     """Each write of an epoch's end (best.npz, last.npz, metrics.jsonl) is cut off in turn, its temporary file
     left behind as a kill would leave it; resuming from what is on disk ends on the uninterrupted weights,
-    with best.npz holding what last.npz names, and metrics.jsonl one line per epoch."""
+    with best.npz holding what last.npz names, and metrics.jsonl a record per epoch and each point once."""
     straight = tiny_trainer(tmp_path / "straight")
     straight.run()
     writes = []
@@ -286,5 +286,8 @@ def test_a_crash_at_every_checkpoint_write_resumes_to_the_same_weights(tmp_path,
             assert a.tobytes() == resumed.model.state()[name].tobytes(), (crash, writes[crash], name)
         best = serialize.read(out / "best.npz").meta["training"]
         assert best["best"] == resumed.best == straight.best
-        assert [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
+        records = runs.read_records(out / "metrics.jsonl")
+        assert [r["epoch"] for r in records if not runs.is_point(r)] == [1, 2, 3]
+        points = [(r["epoch"], r["batch"]) for r in records if runs.is_point(r)]
+        assert points == sorted(set(points))       # none written twice by the run and its resumption
         assert not list(out.glob(".tmp-*"))

@@ -10,7 +10,7 @@ from nanonet import optim
 from nanonet.backend import to_cpu
 from nanonet.kernels import im2col as conv
 from nanonet.kernels import pool
-from tests.cases import (CONV_GEOMETRIES, LAYER_CASES, NORM, POOL_GEOMETRIES, away_from_kinks, tiny_cnn, train_bars,
+from tests.cases import (epoch_records, CONV_GEOMETRIES, LAYER_CASES, NORM, POOL_GEOMETRIES, away_from_kinks, tiny_cnn, train_bars,
                          untrained_net)
 from tests.data_files import train_py
 from tests.conftest import requires_gpu
@@ -146,4 +146,4 @@ def test_train_py_trains_on_the_gpu(tmp_path):
     assert serialize.read(out / "best.npz").meta["command"].endswith("--gpu 0 --epochs 1")
     resumed = train_py(*args, "--epochs", "2", "--resume")
     assert resumed.returncode == 0, resumed.stderr
-    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
+    assert len(epoch_records(out)) == 2

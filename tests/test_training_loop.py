@@ -1,5 +1,4 @@
 """The Trainer: files it writes, exact resume after an interruption, and train.py end to end."""
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -8,10 +7,10 @@ import numpy as np
 import pytest
 
 import nets
-from nanonet import serialize
+from nanonet import runs, serialize
 from nanonet.data.datasets import DataError
 from nets import registry
-from tests.cases import NORM, cascade_files, tiny_trainer, untrained_net
+from tests.cases import epoch_records, NORM, cascade_files, tiny_trainer, untrained_net
 from tests.data_files import class_folders, keypoints_folder, train_py, webfaces_folder, write_image, zip_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,9 +25,15 @@ def _umask():
 
 def test_a_run_writes_metrics_curves_and_checkpoints(tmp_path):
     assert tiny_trainer(tmp_path).run() == "finished"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.npz", "curves.png", "last.npz", "metrics.jsonl"]
-    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.npz", "curves.png", "last.npz", "metrics.jsonl",
+                                                          "run.json"]
+    records = epoch_records(tmp_path)
     assert [r["epoch"] for r in records] == [1, 2, 3]
+    points = [r for r in runs.read_records(tmp_path / "metrics.jsonl") if runs.is_point(r)]
+    assert [(p["epoch"], p["batch"]) for p in points] == [(e, b) for e in (1, 2, 3) for b in (2, 4, 5)]
+    assert {"loss", "acc", "lr", "images_per_s", "batches", "time"} <= set(points[0])
+    info = runs.read_run(tmp_path, tmp_path)
+    assert (info["net"], info["state"], info["epochs"], info["name"]) == ("tiny", "finished", 3, ".")
     assert records[1]["lr"] == pytest.approx(0.05 * 0.9)
     assert {"train_loss", "train_acc", "val_loss", "val_acc", "images_per_s"} <= set(records[0])
     last = serialize.read(tmp_path / "last.npz")
@@ -52,6 +57,9 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, stop_at):
     for name, a in straight.model.state().items():
         assert a.tobytes() == second.model.state()[name].tobytes(), name
     assert [r["epoch"] for r in second.history] == [1, 2, 3]
+    timeless = lambda path: [{k: v for k, v in r.items() if k not in ("time", "images_per_s")}  # noqa: E731
+                             for r in runs.read_records(path / "metrics.jsonl")]
+    assert timeless(tmp_path / "split") == timeless(tmp_path / "straight")
 
 
 @pytest.mark.parametrize("net", list(registry.NETS))
@@ -84,7 +92,7 @@ def test_train_py_trains_and_resumes(tmp_path):
     assert other_batch.returncode == 2 and "the run began with --batch 4" in other_batch.stderr
     resumed = train_py(*args[:-2], "--epochs", "2", "--out", str(out), "--resume")
     assert resumed.returncode == 0, resumed.stderr
-    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
+    assert len(epoch_records(out)) == 2
     model, norm, _ = registry.load_model(out / "best.npz")
     assert model.predict(norm(np.zeros((1, 64, 64, 3), np.uint8))).shape == (1, 2)
 
@@ -139,7 +147,7 @@ def test_ctrl_c_saves_and_resume_continues(tmp_path):
             "--batch", "2", "--epochs", "1000", "--out", str(out)]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
-    while not (out / "metrics.jsonl").exists() and time.time() < deadline:
+    while not epoch_records(out) and time.time() < deadline:
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
