@@ -163,7 +163,8 @@ def test_a_calibration_net_moves_the_windows_kept_and_the_first_stage_s_before_t
     plain, scores = SlidingWindowDetector(classifier, method="windows", **options).detect(image)
     kept, kept_scores = SlidingWindowDetector(classifier, None, cal, method="windows", **options).detect(image)
     np.testing.assert_array_equal(kept_scores, scores)
-    np.testing.assert_allclose(kept, moved(plain))
+    # the detector reads the crops in other batches than moved() does: float32 sums in another order
+    np.testing.assert_allclose(kept, moved(plain), atol=1e-3)
     # the first stage's windows: calibrated before the classifier judges them, and those it keeps once more
     detector = SlidingWindowDetector(classifier, first, cal, merge_iou=1.0, **options)
     proposed, proposed_scores = joined(scan_pyramid(first, image, detector.window_sizes(120, 160), 0.0),
@@ -171,7 +172,7 @@ def test_a_calibration_net_moves_the_windows_kept_and_the_first_stage_s_before_t
     judged = moved(proposed[nms(proposed, proposed_scores, detector.proposal_iou)])
     boxes, scores = detector.detect(image)
     order = np.argsort(-classifier.mirrored(pyramid_windows(levels, judged, 64), 0.0), kind="stable")
-    np.testing.assert_allclose(boxes, moved(judged[order]))
+    np.testing.assert_allclose(boxes, moved(judged[order]), atol=1e-3)
     assert not np.allclose(judged, proposed[nms(proposed, proposed_scores, detector.proposal_iou)])
     assert not np.allclose(moved(judged), judged)
 
