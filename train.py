@@ -1,14 +1,16 @@
 """Train a registered net: python train.py --net frg64 [--data PATH] [--gpu N] [--resume] [--fast] ..."""
+import contextlib
 import os
 import shlex
 import sys
 
 import nets
-from nanonet import serialize
+from nanonet import monitor, serialize
 from nanonet.backend import BackendError
 from nanonet.data.datasets import DataError
 from nanonet.data.image import ImageError
 from nanonet.training import Diverged
+from nanonet.web import Background, CannotServe
 from nets import registry
 from nets.training import effective_spec, parse_args, prepare, run_folder
 
@@ -40,6 +42,17 @@ def train_cascade(args, argv):
     return 0
 
 
+@contextlib.contextmanager
+def monitored(port, out):
+    """--monitor: the live monitor of the runs beside `out` (all of runs/ by default), served while training."""
+    if port is None:
+        yield
+        return
+    with Background(monitor.make_app(os.path.dirname(os.path.abspath(out))), port=port) as server:
+        print(f"monitor: {server.url}", flush=True)
+        yield
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv, __doc__)
@@ -49,9 +62,10 @@ def main(argv=None):
     try:
         spec, settings = effective_spec(args)
         out, checkpoint = run_folder(args, settings)
-        trainer = prepare(spec, settings, args, argv, out, checkpoint)
-        result = trainer.run()
-    except (DataError, ImageError, serialize.ModelFileError, BackendError, registry.UnknownNet) as e:
+        with monitored(args.monitor, out):
+            trainer = prepare(spec, settings, args, argv, out, checkpoint)
+            result = trainer.run()
+    except (DataError, ImageError, serialize.ModelFileError, BackendError, registry.UnknownNet, CannotServe) as e:
         print(f"train.py: {e}", file=sys.stderr)
         return 2
     except Diverged as e:

@@ -110,12 +110,16 @@ def find_runs(root):
     return sorted(found)
 
 
+def name_of(root, folder):
+    """A run's name: its folder's path under root, with slashes ("." for root itself)."""
+    return os.path.relpath(folder, root).replace(os.sep, "/")
+
+
 def read_run(root, folder):
     """One run as the monitor shows it: name (its path under root), net, command, state, and its records."""
     info = read_info(folder)
     records = read_records(os.path.join(folder, METRICS_FILE))
-    name = os.path.relpath(folder, root).replace(os.sep, "/")
-    return {"name": "." if name == "." else name, "net": info.get("net"), "command": info.get("command"),
+    return {"name": name_of(root, folder), "net": info.get("net"), "command": info.get("command"),
             "state": state_of(info),
             "epochs": info.get("epochs"), "started": info.get("started"), "ended": info.get("ended"),
             "points": [r for r in records if is_point(r)], "records": [r for r in records if not is_point(r)]}

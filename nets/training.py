@@ -13,7 +13,7 @@ import shlex
 import numpy as np
 
 import nanonet
-from nanonet import optim, serialize
+from nanonet import monitor, optim, serialize
 from nanonet.backend import use_device
 from nanonet.cli import Parser
 from nanonet.data.augment import Augment
@@ -270,6 +270,8 @@ def parse_args(argv, description=None):
     p.add_argument("--drop-faces", metavar="MODEL:P",
                    help="leave out the hard negatives that the model file MODEL scores P or more as a face "
                         "(faces the annotations miss)")
+    p.add_argument("--monitor", type=int, nargs="?", const=monitor.PORT, metavar="PORT",
+                   help=f"serve the live monitor of the runs beside --out on 127.0.0.1:PORT (default {monitor.PORT})")
     args = p.parse_args(argv)
     problem = settings_problem(args)
     if problem:
@@ -294,10 +296,13 @@ def settings_problem(args):
               ("--mine-per-image", args.mine_per_image, lambda v: v >= 1, "at least 1"),
               ("--mine-threshold", args.mine_threshold, lambda v: 0 <= v <= 1, "a probability, from 0 to 1"),
               ("--mine-stages", args.mine_stages, lambda v: v >= 1, "at least 1"),
-              ("--misframed", args.misframed, lambda v: v >= 0, "0 or more")]
+              ("--misframed", args.misframed, lambda v: v >= 0, "0 or more"),
+              ("--monitor", args.monitor, lambda v: 0 <= v <= 65535, "a port, from 0 to 65535")]
     for flag, value, good, wanted in checks:
         if value is not None and not (math.isfinite(value) and good(value)):
             return f"{flag} {value}: must be {wanted}"
+    if args.monitor is not None and args.fast:
+        return "--monitor: --fast writes no run to watch"
     return None
 
 
