@@ -196,21 +196,23 @@ def main(argv=None):
     tuned = evaluate({k: nets.load(args.model, **point).detect for k, point in enumerate(points)}, tuning)
     tuned = [(point, tuned[k][:3]) for k, point in enumerate(points)]
     drawn = picture(ours, lbp, os.path.join(peers.ANIME_SCENES, "detect_04.jpg"))
-    second_stage = (f"a 24x24 second stage keeping those it scores {ours.second_threshold} or more, "
+    setting = ours.settings
+    second_stage = (f"a 24x24 second stage keeping those it scores {setting['second_threshold']} or more, "
                     if ours.second_stage else "")
+    merged = f"calibrated windows overlapping by {setting['merge_iou']} or more merged, " if ours.calibration else ""
     body = "\n".join([
         "## Anime faces: nanonet against lbpcascade_animeface (`benchmarks/bench_anime.py`)", "",
         f"Machine: {machine_line()}; one thread each. {args.scenes} composed 512x512 scenes holding "
         f"{next(iter(results.values())).faces} held-out faces of 48 to 200 pixels; a face is found at IoU >= 0.5. "
-        f"Our detector: method {ours.method}, minimum face {ours.min_size} px, threshold {ours.threshold}, "
-        f"first stage {ours.proposal_threshold} with overlaps above {ours.proposal_iou} suppressed, "
+        f"Our detector: method {ours.method}, minimum face {setting['min_size']} px, "
+        f"threshold {setting['threshold']}, first stage {setting['proposal_threshold']} with overlaps above "
+        f"{setting['proposal_iou']} suppressed, "
         f"{'its windows calibrated (45 patterns) before the classifier judges them, ' if ours.calibration else ''}"
-        f"{f'calibrated windows overlapping by {ours.merge_iou} or more merged, ' if ours.calibration else ''}"
-        f"{second_stage}"
+        f"{merged}{second_stage}"
         f"{'the windows kept calibrated once more, ' if ours.calibration else ''}"
-        f"final overlaps above {ours.nms_iou} suppressed, "
-        f"{'each crop averaged with its mirror image, ' if ours.mirror else ''}"
-        f"box voting at IoU {ours.vote_iou}, scale step {ours.scale_step}.", "",
+        f"final overlaps above {setting['nms_iou']} suppressed, "
+        f"{'each crop averaged with its mirror image, ' if setting['mirror'] else ''}"
+        f"box voting at IoU {setting['vote_iou']}, scale step {setting['scale_step']}.", "",
         "| detector | recall | false positives / image (count) | false positives / photograph | median ms / image | "
         f"detections on the {len(real_scenes)} real scenes | median ms / real scene |",
         "|---|---|---|---|---|---|---|", *rows, "",

@@ -267,6 +267,10 @@ def main(argv=None):
         rows.append(f"| {name} | {recall:.3f} | {fppi:.3f} | {raw:.3f} | {ms:.1f} ({lo:.0f}-{hi:.0f}) | "
                     f"{haar_ms / ms:.2f} |")
 
+    setting = ours.settings
+
+    def listed(*names):
+        return ", ".join(f"{setting[name]:g}" for name in names)
     body = "\n".join([
         "## Faces: the CNN cascade against OpenCV's cascades (`benchmarks/bench_face.py`)", "",
         f"Machine: {machine_line()}; one thread each. {len(images)} held-out WebFaces images with "
@@ -275,9 +279,10 @@ def main(argv=None):
         "detections that hit no annotated face, and looked at one by one); a detection on one of those counts "
         "neither as a hit nor as a false positive, and the column 'annotations alone' counts it as a false "
         f"positive. Minimum face {MIN_SIZE} px; "
-        f"our thresholds {', '.join(f'{t:g}' for t in ours.thresholds)} (12-, 24-, 48-net), NMS "
-        f"{', '.join(f'{t:g}' for t in ours.nms_ious)}, scale step {ours.scale_step}, windows every "
-        f"{ours.stride} px at 12x12{MIRROR if ours.mirror else ''}{MOVED if ours.judge_moved else ''}. Times: the "
+        f"our thresholds {listed('threshold12', 'threshold24', 'threshold')} (12-, 24-, 48-net), NMS "
+        f"{listed('nms12', 'nms24', 'nms_iou')}, scale step {setting['scale_step']}, windows every "
+        f"{setting['stride']} px at 12x12{MIRROR if setting['mirror'] else ''}"
+        f"{MOVED if setting['judge_moved'] else ''}. Times: the "
         f"median over 3 rounds of each round's median over {min(args.timing, len(images))} images resized to "
         "640x480 (min-max of the round medians); in a round the detectors take turns on each image. The row "
         f"'{ONE_VIEW}' is the cascade as it was before its 48-net read the moved windows too.", "",

@@ -12,13 +12,12 @@ from nanonet.serialize import ModelFileError
 WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
 CASCADE_STAGES = ("net12", "cal12", "net24", "cal24", "net48", "cal48")
 SHIPPED = {"face": tuple(f"face-{name}.npz" for name in CASCADE_STAGES),   # the CNN cascade's six nets
-           # the classifier, first stage, calibration, second stage
-           "anime": ("anime.npz", "anime12.npz", "anime-cal.npz", "anime24.npz"),
+           "anime": {"classifier": "anime.npz", "first_stage": "anime12.npz", "calibration": "anime-cal.npz",
+                     "second_stage": "anime24.npz"},
            "smile": ("smile.npz",),
            "emotion": ("emotion.npz", "emotion-va.npz"),       # the classifier, valence and arousal
            "keypoints": ("keypoints.npz", "keypoints-fine.npz")}   # the frame net, the second look
 DETECTORS = ("face", "anime")
-ANIME_KINDS = ("face", "face", "calibration", "face")
 
 
 def load(name="face", gpu=-1, **options):
@@ -33,7 +32,7 @@ def load(name="face", gpu=-1, **options):
     - a regressor's file: .output_names and .predict(crops)."""
     from nets.detector import SlidingWindowDetector
     if name in SHIPPED:
-        paths = [os.path.join(WEIGHTS, f) for f in SHIPPED[name]]
+        paths = [os.path.join(WEIGHTS, f) for f in shipped_files(name)]
         for path in paths:
             if not os.path.exists(path):
                 raise ModelFileError(f"no trained '{name}' model is shipped: {path} is missing")
@@ -54,8 +53,15 @@ def load(name="face", gpu=-1, **options):
         raise ModelFileError(f"{name}: neither a shipped model ({', '.join(SHIPPED)}) nor a model file")
     _check_options(SlidingWindowDetector, options, name)
     xp = use_device(gpu)
-    return SlidingWindowDetector(*[_net(path, xp, kind) for path, kind in zip(paths, ANIME_KINDS)],
-                                 **options)
+    roles = list(SHIPPED["anime"]) if name == "anime" else ["classifier"]
+    return SlidingWindowDetector(**{role: _net(path, xp, "calibration" if role == "calibration" else "face")
+                                    for role, path in zip(roles, paths)}, **options)
+
+
+def shipped_files(name):
+    """The file names of a shipped model's nets, in the order its detector or reader takes them."""
+    files = SHIPPED[name]
+    return list(files.values() if isinstance(files, dict) else files)
 
 
 def load_cascade(paths, gpu=-1, **options):
@@ -105,9 +111,9 @@ def _no_options(name, options):
 
 def detector_settings(detector):
     """{setting: its default} of a detector class: its constructor's arguments but the nets."""
-    net_arguments = ("classifier", "first_stage", "calibration", "second_stage")
-    return {p.name: p.default for p in inspect.signature(detector).parameters.values()
-            if p.name not in net_arguments and not p.name.startswith(("net", "cal"))}
+    from nets.detector import settings_names
+    parameters = inspect.signature(detector).parameters
+    return {name: parameters[name].default for name in settings_names(detector)}
 
 
 def _check_options(detector, options, name):

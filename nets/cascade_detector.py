@@ -29,18 +29,12 @@ A window's score is its last net's face probability (adding the earlier nets' lo
 What each of these choices measured is in nets/weights/README.md ("Design measurements").
 `stages` stops the cascade early (1 or 2), which is how the later nets' hard negatives are mined.
 """
-import os
-
-import numpy as np
-
-from nanonet.data.image import read_image
-from nanonet.kernels.nms import nms
-from nanonet.kernels.windows import extract_windows
-from nets.detector import (EMPTY_BOXES, EMPTY_SCORES, as_rgb, calibrated, check_settings, joined, scan_pyramid,
-                           voted, window_sizes)
+from nets.detector import check_settings, settings_names
+from nets.pyramid import window_sizes
+from nets.stages import Calibrate, Detector, Judge, Scan, Suppress
 
 
-class CascadeDetector:
+class CascadeDetector(Detector):
     """Defaults tuned on the held-out WebFaces images (benchmarks/bench_face.py), not counting the faces that
     the annotations miss: threshold 0.5 finds more of the annotated faces than OpenCV's Haar cascade with fewer
     false positives. `read_floor` spares the later views (mirror image, moved window) the windows that the
@@ -53,68 +47,27 @@ class CascadeDetector:
         check_settings(min_size, scale_step, dict(threshold12=threshold12, threshold24=threshold24,
                                                   threshold=threshold, read_floor=read_floor),
                        dict(nms12=nms12, nms24=nms24, nms_iou=nms_iou, vote_iou=vote_iou))
-        self.nets = [(net12, cal12), (net24, cal24), (net48, cal48)]
-        self.stages = stages or sum(net is not None for net, _ in self.nets)
-        if not 1 <= self.stages <= 3 or any(None in pair for pair in self.nets[:self.stages]):
-            raise ValueError(f"a cascade of {self.stages} stages needs both nets of each stage")
+        self.settings = {k: v for k, v in locals().items() if k in settings_names(CascadeDetector)}
+        pairs = [(net12, cal12), (net24, cal24), (net48, cal48)]
+        given = stages or sum(net is not None for net, _ in pairs)
+        if not 1 <= given <= 3 or any(None in pair for pair in pairs[:given]):
+            raise ValueError(f"a cascade of {given} stages needs both nets of each stage")
         if stride % net12.stride:
             raise ValueError(f"stride {stride} is not a multiple of the 12-net's own stride {net12.stride}")
-        self.min_size, self.scale_step, self.stride = min_size, scale_step, stride
-        self.thresholds = (threshold12, threshold24, threshold)
-        self.nms_ious, self.vote_iou, self.mirror = (nms12, nms24, nms_iou), vote_iou, mirror
-        self.judge_moved, self.read_floor = judge_moved, read_floor
+        self.last_net = pairs[given - 1][0]
+        found = [Scan(net12, min_size, scale_step, threshold12, stride // net12.stride, keep_crops=True),
+                 Calibrate(cal12, mirror), Suppress(nms12)]
+        if given > 1:
+            found += [Judge(net24, threshold24), Calibrate(cal24, mirror), Suppress(nms24)]
+        if given > 2:     # the 48-cal net moves only the windows that the crop leaves in play
+            found += [Judge(net48, threshold, mirror, moved_by=cal48 if judge_moved else None, floor=read_floor)]
+            found += [] if judge_moved else [Calibrate(cal48, mirror)]
+            found += [Suppress(nms_iou, vote_iou=vote_iou)]
+        super().__init__(found)
 
     def predict_proba(self, crops):
         """Face probability of each uint8 (N, 48, 48, 3) crop, by the last stage's net."""
-        return self.nets[self.stages - 1][0].face_probability(crops)
+        return self.last_net.face_probability(crops)
 
     def window_sizes(self, height, width):
-        return window_sizes(height, width, self.min_size, self.scale_step)
-
-    def detect(self, image):
-        """Faces in `image` (an array, or a path to read): float (K, 4) boxes as x, y, w, h, and (K,) scores."""
-        image = read_image(image) if isinstance(image, (str, os.PathLike)) else as_rgb(image)
-        net12, cal12 = self.nets[0]
-        found = scan_pyramid(net12, image, self.window_sizes(*image.shape[:2]), self.thresholds[0],
-                             self.stride // net12.stride, crops=True)
-        no_crops = np.zeros((0, net12.window, net12.window, 3), np.uint8)
-        boxes, scores, crops = joined(found, EMPTY_BOXES, EMPTY_SCORES, no_crops)
-        boxes = calibrated(cal12, boxes, crops, self.mirror)
-        keep = nms(boxes, scores, self.nms_ious[0])
-        boxes, scores = boxes[keep], scores[keep]
-        for stage in range(1, self.stages):
-            net, cal = self.nets[stage]
-            crops = extract_windows(image, boxes, net.window)
-            if stage == 2:
-                boxes, scores = self.judged(image, boxes, crops)
-            else:
-                scores = net.face_probability(crops)
-                passed = scores >= self.thresholds[stage]
-                boxes, scores = calibrated(cal, boxes[passed], crops[passed], self.mirror), scores[passed]
-            keep = nms(boxes, scores, self.nms_ious[stage])
-            boxes = voted(boxes, scores, keep, self.vote_iou) if stage == 2 else boxes[keep]
-            scores = scores[keep]
-        return boxes, scores
-
-    def judged(self, image, boxes, crops):
-        """The 48-net's verdict on windows (K, 4) with their 48x48 crops: (boxes, scores) of those scoring at
-        least `threshold`, each box moved by the 48-cal net. A score is the mean of the 48-net's face
-        probabilities for the views of the window: its crop, and with `judge_moved` the crop of the
-        window as the 48-cal net moves it (each with its mirror image, with `mirror`). A later view reads only
-        the windows whose mean over the views before reaches `read_floor`."""
-        net, cal = self.nets[2]
-        moved_boxes, moved_crops = boxes.copy(), np.empty_like(crops)
-
-        def moved(i):
-            moved_boxes[i] = calibrated(cal, boxes[i], crops[i], self.mirror)
-            moved_crops[i] = extract_windows(image, moved_boxes[i], net.window)
-            return moved_crops[i]
-
-        views = [lambda i: crops[i], lambda i: crops[i, :, ::-1]][:1 + self.mirror]
-        if self.judge_moved:    # last: the 48-cal net moves only the windows that the crop leaves in play
-            views += [moved, lambda i: moved_crops[i, :, ::-1]][:1 + self.mirror]
-        scores = net.mean_probability(views, len(boxes), self.thresholds[2], self.read_floor)
-        passed = np.flatnonzero(scores >= self.thresholds[2])
-        if self.judge_moved:
-            return moved_boxes[passed], scores[passed]
-        return calibrated(cal, boxes[passed], crops[passed], self.mirror), scores[passed]
+        return window_sizes(height, width, self.settings["min_size"], self.settings["scale_step"])

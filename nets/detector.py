@@ -38,23 +38,26 @@ as it is: with the classifier's scores near 1 on every window about a face, voti
 tuning scenes no better and added false positives).
 """
 import functools
-import os
+import inspect
 
-import cv2
 import numpy as np
 
 from nanonet.backend import to_cpu
-from nanonet.kernels.nms import iou
-from nets.samples import calibrate
-from nanonet.data.image import read_image
-from nanonet.kernels.nms import neighbours, nms
-from nanonet.kernels.windows import extract_windows
 from nanonet.layers.activation import softmax
 from nanonet.model import batch_norm_folded, fully_convolutional
+from nets.pyramid import window_sizes
+from nets.stages import Calibrate, Detector, Grid, Judge, Scan, Supported, Suppress, first_nets, net_positions
 
 METHODS = ("cascade", "fcn", "windows")
-EMPTY_BOXES, EMPTY_SCORES = np.zeros((0, 4)), np.zeros(0)
+# the nets a detector runs, by their constructors' arguments (SlidingWindowDetector's, CascadeDetector's)
+NET_ARGUMENTS = ("classifier", "first_stage", "calibration", "second_stage", "net12", "cal12", "net24", "cal24",
+                 "net48", "cal48")
 SMALLEST_FACE = 8    # px: a smaller min_size would blow the image up by 12 / min_size for the 12-pixel nets
+
+
+def settings_names(detector):
+    """The names of a detector class's settings: its constructor's arguments but the nets it runs."""
+    return [name for name in inspect.signature(detector).parameters if name not in NET_ARGUMENTS]
 
 
 def check_settings(min_size, scale_step, probabilities, overlaps):
@@ -68,18 +71,6 @@ def check_settings(min_size, scale_step, probabilities, overlaps):
         for name, value in settings.items():
             if not (isinstance(value, (int, float, np.floating)) and 0 <= value <= 1):
                 raise ValueError(f"{name} {value}: {kind} lies between 0 and 1")
-
-
-def as_rgb(image):
-    """uint8 grey (H, W) or (H, W, 1), RGB, or RGBA -> (H, W, 3)."""
-    image = np.asarray(image)
-    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
-        raise ValueError(f"expected a uint8 image (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {image.dtype} {image.shape}")
-    if image.ndim == 2:
-        image = image[:, :, None]
-    if image.shape[2] == 1:
-        return np.repeat(image, 3, axis=2)
-    return np.ascontiguousarray(image[:, :, :3])
 
 
 class Net:
@@ -170,7 +161,7 @@ class Classifier(Net):
         return np.array([(x, y, size, size) for y in ys for x in xs]).reshape(-1, 4)
 
 
-class SlidingWindowDetector:
+class SlidingWindowDetector(Detector):
     """Defaults tuned on scenes composed from held-out crops (seeds 3 to 6, and 3 to 12 for the calibration
     and the threshold; nets/weights/README.md), none of them benchmarks/bench_anime.py's."""
 
@@ -186,169 +177,33 @@ class SlidingWindowDetector:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
         if method == "cascade" and first_stage is None:
             raise ValueError("the cascade method needs a first-stage net")
+        self.settings = {k: v for k, v in locals().items() if k in settings_names(SlidingWindowDetector)}
         self.classifier, self.first_stage, self.calibration, self.method = classifier, first_stage, calibration, method
         self.second_stage = second_stage if method == "cascade" else None
-        self.min_size, self.threshold, self.nms_iou, self.scale_step = min_size, threshold, nms_iou, scale_step
-        self.min_neighbors, self.group_iou = min_neighbors, group_iou
-        self.proposal_threshold, self.proposal_iou, self.mirror = proposal_threshold, proposal_iou, mirror
-        self.vote_iou, self.merge_iou, self.second_threshold = vote_iou, merge_iou, second_threshold
-        count = 1 + (method == "cascade") + (self.second_stage is not None)
-        self.stages = stages or count
-        if not 1 <= self.stages <= count or (self.stages < count and method != "cascade"):
-            raise ValueError(f"stages {self.stages}: this detector has {count} stage{'s' * (count > 1)}, and "
-                             "only the cascade method stops early")
-        self.complete = self.stages == count
+        if method == "fcn":
+            found = [Scan(classifier, min_size, scale_step, threshold)]
+        elif method == "windows":
+            found = [Grid(classifier, min_size, scale_step), Judge(classifier, threshold, mirror)]
+        else:
+            found = [Scan(first_stage, min_size, scale_step, proposal_threshold), Suppress(proposal_iou)]
+            if calibration is not None:
+                found += [Calibrate(calibration, mirror), Suppress(merge_iou, vote_iou=merge_iou)]
+            if self.second_stage is not None:
+                found.append(Judge(self.second_stage, second_threshold))
+            found.append(Judge(classifier, threshold, mirror))
+        depth = len(net_positions(found))
+        complete = stages in (None, depth)
+        found = first_nets(found, stages or depth)     # a cut cascade still ends with the suppression
+        if calibration is not None and complete:
+            found.append(Calibrate(calibration, mirror))
+        if min_neighbors:
+            found.append(Supported(min_neighbors, group_iou))
+        found.append(Suppress(nms_iou, vote_iou=vote_iou))
+        super().__init__(found, smallest=classifier.window)
 
     def predict_proba(self, crops):
         """Face probability of each uint8 (N, 64, 64, 3) crop."""
         return self.classifier.face_probability(crops)
 
     def window_sizes(self, height, width):
-        return window_sizes(height, width, self.min_size, self.scale_step)
-
-    def cascade(self, image, sizes, levels):
-        """The cascade method's (boxes, scores) before the final suppression, or after its first `stages`."""
-        boxes, scores = joined(scan_pyramid(self.first_stage, image, sizes, self.proposal_threshold),
-                               EMPTY_BOXES, EMPTY_SCORES)
-        keep = nms(boxes, scores, self.proposal_iou)
-        boxes, scores = self.calibrated(boxes[keep], levels), scores[keep]
-        if self.calibration is not None:
-            merged = nms(boxes, scores, self.merge_iou)
-            boxes, scores = voted(boxes, scores, merged, self.merge_iou), scores[merged]
-        if self.second_stage is not None and self.stages > 1:
-            boxes, scores = self.judged(self.second_stage, self.second_threshold, boxes, levels, mirror=False)
-        if not self.complete:
-            return boxes, scores
-        return self.judged(self.classifier, self.threshold, boxes, levels, self.mirror)
-
-    @staticmethod
-    def judged(net, threshold, boxes, levels, mirror):
-        """(boxes, scores) of the windows (K, 4) that `net` scores at least `threshold`, read from their crops
-        cut from `levels` (and with `mirror`, their mirror images too)."""
-        crops = pyramid_windows(levels, boxes, net.window)
-        scores = net.mirrored(crops, threshold) if mirror else net.face_probability(crops)
-        return boxes[scores >= threshold], scores[scores >= threshold]
-
-    def calibrated(self, boxes, levels):
-        """boxes corrected by the calibration net, if there is one, from their crops cut from `levels`."""
-        if self.calibration is None:
-            return boxes
-        return calibrated(self.calibration, boxes, pyramid_windows(levels, boxes, self.calibration.window),
-                          self.mirror)
-
-    def detect(self, image):
-        """Faces in `image` (an array, or a path to read): float (K, 4) boxes as x, y, w, h, and (K,) scores."""
-        image = read_image(image) if isinstance(image, (str, os.PathLike)) else as_rgb(image)
-        sizes = self.window_sizes(*image.shape[:2])
-        levels = octaves(image, self.classifier.window)
-        if self.method == "fcn":
-            boxes, scores = joined(scan_pyramid(self.classifier, image, sizes, self.threshold),
-                                   EMPTY_BOXES, EMPTY_SCORES)
-        elif self.method == "windows":
-            boxes = np.concatenate([self.classifier.grid(*image.shape[:2], size) for size in sizes] or
-                                   [np.zeros((0, 4))])
-            boxes, scores = self.judged(self.classifier, self.threshold, boxes, levels, self.mirror)
-        else:
-            boxes, scores = self.cascade(image, sizes, levels)
-        if self.complete:
-            boxes = self.calibrated(boxes, levels)
-        if self.min_neighbors:
-            supported = neighbours(boxes, self.group_iou) >= self.min_neighbors
-            boxes, scores = boxes[supported], scores[supported]
-        keep = nms(boxes, scores, self.nms_iou)
-        return voted(boxes, scores, keep, self.vote_iou), scores[keep]
-
-
-def calibrated(cal, boxes, crops, mirror=False):
-    """boxes (K, 4) corrected by the calibration net `cal` from their crops at its input side. With `mirror`,
-    each box is the mean of that correction and of the one read from the crop's mirror image, mirrored back:
-    two readings of the same face, as a face is near symmetric (the nets never trained on mirrored windows,
-    whose patterns differ)."""
-    if not len(boxes):
-        return boxes
-    corrected = calibrate(boxes, cal.probabilities(crops))
-    if not mirror:
-        return corrected
-    other = calibrate(boxes, cal.probabilities(crops[:, :, ::-1]))
-    other[:, 0] = 2 * boxes[:, 0] + boxes[:, 2] - other[:, 0] - other[:, 2]   # x' mirrored about the window
-    return (corrected + other) / 2
-
-
-def voted(boxes, scores, keep, min_iou):
-    """Each of boxes[keep] replaced by the score-weighted mean of the boxes that overlap it by min_iou or more."""
-    out = np.empty((len(keep), 4))
-    for n, k in enumerate(keep):
-        close = iou(boxes[k], boxes) >= min_iou
-        close[k] = True             # a box's IoU with itself can round below 1
-        weights = np.maximum(scores, 1e-12) * close   # a zero score still counts
-        out[n] = weights @ boxes / weights.sum()
-    return out
-
-
-def scan_pyramid(net, image, sizes, threshold, every=1, crops=False):
-    """net.scan_level() at each window side of `sizes` (ascending), one result per side, on the levels of
-    pyramid(): resized from an octave, area averaging reads a few pixels per output pixel, not the whole
-    image. Each level was once resized from the one before, but the blur of a dozen 1.25x steps made large
-    faces look unlike the nets' training crops, each resized once, and both detectors found fewer faces."""
-    shapes = [net.level_shape(*image.shape[:2], size) for size in sizes]
-    return [net.scan_level(level, image.shape, threshold, every, crops) for level in pyramid(image, shapes)]
-
-
-def pyramid(image, shapes):
-    """The image resized to each of `shapes` ((width, height), shrinking), each from the smallest of its
-    octaves (the image halved in turn) that is not yet twice that size: a generator."""
-    octave = image
-    for shape in shapes:
-        while octave.shape[1] >= 2 * shape[0] and octave.shape[0] >= 2 * shape[1]:
-            octave = halved(octave)
-        yield resize(octave, shape)
-
-
-def resize(image, shape):
-    """image resized to shape (width, height): area averaging to shrink, bilinear to enlarge."""
-    shrink = shape[0] < image.shape[1]
-    return cv2.resize(image, shape, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-
-
-def pyramid_windows(levels, boxes, size):
-    """uint8 (K, size, size, 3) crops of boxes (K, 4) in levels[0]'s coordinates, each cut from the smallest of
-    `levels` (the image, then ever smaller copies of it) on which the box still spans `size` pixels."""
-    height, width = levels[0].shape[:2]
-    scales = [np.array([level.shape[1] / width, level.shape[0] / height] * 2) for level in levels]
-    choice = np.zeros(len(boxes), np.int64)
-    for k, scale in enumerate(scales):     # levels shrink: the last that fits wins
-        choice[np.minimum(boxes[:, 2] * scale[0], boxes[:, 3] * scale[1]) >= size] = k
-    crops = np.empty((len(boxes), size, size, 3), np.uint8)
-    for k in np.unique(choice):
-        chosen = choice == k
-        crops[chosen] = extract_windows(levels[k], boxes[chosen] * scales[k], size)
-    return crops
-
-
-def octaves(image, smallest):
-    """image, then copies of it halved in turn while both sides stay at least `smallest`: levels for
-    pyramid_windows."""
-    levels = [image]
-    while min(levels[-1].shape[:2]) >= 2 * smallest:
-        levels.append(halved(levels[-1]))
-    return levels
-
-
-def halved(image):
-    """image at half its width and height (rounded down), each pixel the mean of 2x2."""
-    return cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
-
-
-def window_sizes(height, width, min_size, scale_step):
-    """Window sides min_size, min_size * scale_step, ... up to the image's short side."""
-    sizes, size = [], float(min_size)
-    while size <= min(height, width):
-        sizes.append(size)
-        size *= scale_step
-    return sizes
-
-
-def joined(results, *empty):
-    """Per-scale tuples of arrays (boxes, scores, ...) joined column by column; `empty` holds each column's
-    empty array, which is all there is when no scale gave a result."""
-    return tuple(np.concatenate([r[k] for r in results] + [e]) for k, e in enumerate(empty))
+        return window_sizes(height, width, self.settings["min_size"], self.settings["scale_step"])

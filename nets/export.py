@@ -105,7 +105,7 @@ def export(name, out_dir):
     """Write every net of model `name` to out_dir as ONNX, and NAME.json describing them; returns the paths."""
     import nets
     from nets.registry import get, load_model
-    paths = [os.path.join(nets.WEIGHTS, f) for f in nets.SHIPPED[name]] if name in nets.SHIPPED else [name]
+    paths = [os.path.join(nets.WEIGHTS, f) for f in nets.shipped_files(name)] if name in nets.SHIPPED else [name]
     os.makedirs(out_dir, exist_ok=True)
     written, described = [], []
     for path in paths:

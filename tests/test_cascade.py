@@ -6,7 +6,9 @@ import nets
 from nanonet.kernels.windows import extract_windows
 from nanonet.serialize import ModelFileError
 from nets.cascade_detector import CascadeDetector
-from nets.detector import Classifier, Net, pyramid_windows, scan_pyramid, voted
+from nets.detector import Classifier, Net
+from nets.pyramid import pyramid_windows, scan_pyramid
+from nets.stages import voted
 from tests.cases import BUILDS, NORM, SIDES, cascade_files, untrained_net
 
 
@@ -125,7 +127,7 @@ def test_a_cascade_needs_both_nets_of_each_stage():
 
 def test_cascade_model_files_load_in_order(tmp_path):
     paths = cascade_files(tmp_path)
-    assert nets.load_cascade(paths).stages == 3 and nets.load_cascade(paths[:2]).stages == 1
+    assert nets.load_cascade(paths).depth == 3 and nets.load_cascade(paths[:2]).depth == 1
     with pytest.raises(ModelFileError, match="holds a net12 net where the cascade's files take a cal12"):
         nets.load_cascade([paths[0], paths[0]])
     with pytest.raises(ModelFileError, match="holds a cal12 net where the cascade's files take a net12"):

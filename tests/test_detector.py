@@ -14,8 +14,9 @@ from nanonet.kernels.nms import nms, nms_reference
 from nanonet.kernels.windows import extract_windows, extract_windows_reference
 from nanonet.model import batch_norm_folded, fully_convolutional
 from nets.samples import CALIBRATION_PATTERNS
-from nets.detector import (Classifier, Net, SlidingWindowDetector, as_rgb, calibrated, joined, octaves, pyramid,
-                           pyramid_windows, scan_pyramid, voted)
+from nets.detector import Classifier, Net, SlidingWindowDetector
+from nets.pyramid import joined, octaves, pyramid, pyramid_windows, scan_pyramid
+from nets.stages import as_rgb, calibrated, voted
 from nets import cascade
 from nets.frg import anime12, anime24, frgnet_slim
 from tests.cases import NORM, untrained_net
@@ -169,11 +170,11 @@ def test_a_calibration_net_moves_the_windows_kept_and_the_first_stage_s_before_t
     detector = SlidingWindowDetector(classifier, first, cal, merge_iou=1.0, **options)
     proposed, proposed_scores = joined(scan_pyramid(first, image, detector.window_sizes(120, 160), 0.0),
                                        np.zeros((0, 4)), np.zeros(0))
-    judged = moved(proposed[nms(proposed, proposed_scores, detector.proposal_iou)])
+    judged = moved(proposed[nms(proposed, proposed_scores, detector.settings["proposal_iou"])])
     boxes, scores = detector.detect(image)
     order = np.argsort(-classifier.mirrored(pyramid_windows(levels, judged, 64), 0.0), kind="stable")
     np.testing.assert_allclose(boxes, moved(judged[order]), atol=1e-3)
-    assert not np.allclose(judged, proposed[nms(proposed, proposed_scores, detector.proposal_iou)])
+    assert not np.allclose(judged, proposed[nms(proposed, proposed_scores, detector.settings["proposal_iou"])])
     assert not np.allclose(moved(judged), judged)
 
 
@@ -185,15 +186,18 @@ def test_calibrated_windows_that_converge_are_merged_before_the_classifier_reads
     apart = SlidingWindowDetector(classifier, first, cal, merge_iou=1.0, **options)
     proposed, proposed_scores = joined(scan_pyramid(first, image, apart.window_sizes(120, 160), 0.0),
                                        np.zeros((0, 4)), np.zeros(0))
-    keep, levels = nms(proposed, proposed_scores, apart.proposal_iou), octaves(image, 64)
-    moved, moved_scores = apart.calibrated(proposed[keep], levels), proposed_scores[keep]
+    keep, levels = nms(proposed, proposed_scores, apart.settings["proposal_iou"]), octaves(image, 64)
+
+    def recalibrated(boxes):
+        return calibrated(cal, boxes, pyramid_windows(levels, boxes, 24), mirror=True)
+    moved, moved_scores = recalibrated(proposed[keep]), proposed_scores[keep]
     merged = voted(moved, moved_scores, nms(moved, moved_scores, 0.5), 0.5)
     assert 0 < len(merged) < len(moved)
     boxes, _ = SlidingWindowDetector(classifier, first, cal, merge_iou=0.5, **options).detect(image)
     assert len(boxes) == len(merged)     # each judged, then calibrated once more
-    assert all(np.isclose(apart.calibrated(merged, levels), b).all(axis=1).any() for b in boxes)
+    assert all(np.isclose(recalibrated(merged), b).all(axis=1).any() for b in boxes)
     np.testing.assert_allclose(np.sort(apart.detect(image)[0], axis=0),
-                               np.sort(apart.calibrated(moved, levels), axis=0))
+                               np.sort(recalibrated(moved), axis=0))
 
 
 def test_a_second_stage_keeps_from_the_classifier_the_windows_it_rejects_and_stages_stop_early():
@@ -208,7 +212,7 @@ def test_a_second_stage_keeps_from_the_classifier_the_windows_it_rejects_and_sta
     proposals, proposal_scores = SlidingWindowDetector(classifier, first, cal, second, stages=1,
                                                        **options).detect(image)
     scanned = np.concatenate([s for _, s in scan_pyramid(first, image, without.window_sizes(120, 160), 0.0)])
-    assert without.stages == 2 and len(proposals) > 1
+    assert without.depth == 2 and len(proposals) > 1
     assert np.isclose(proposal_scores[:, None], scanned[None]).any(axis=1).all()
     judged = classifier.mirrored(pyramid_windows(levels, proposals, 64), 0.0)
     np.testing.assert_allclose(np.sort(without.detect(image)[1]), np.sort(judged), rtol=1e-6)

@@ -50,9 +50,9 @@ def test_shipped_nets_run_in_onnxruntime_as_in_nanonet(name, tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     about = json.loads((tmp_path / f"{name}.json").read_text())
-    assert [d["file"] for d in about["nets"]] == [f.replace(".npz", ".onnx") for f in nets.SHIPPED[name]]
+    assert [d["file"] for d in about["nets"]] == [f.replace(".npz", ".onnx") for f in nets.shipped_files(name)]
     assert ("settings" in about) == (name in nets.DETECTORS)
-    for f, described in zip(nets.SHIPPED[name], about["nets"]):
+    for f, described in zip(nets.shipped_files(name), about["nets"]):
         model, normalization, _ = load_model(ROOT / "nets" / "weights" / f)
         size = described["input_size"]
         pictures = np.random.default_rng(1).integers(0, 256, (6, size, size, 3)).astype(np.uint8)

@@ -133,7 +133,7 @@ def test_points_on_faces_map_the_cut_frame_back_to_the_picture():
 
 
 def test_detect_py_gives_each_face_68_points_and_draws_them(tmp_path):
-    if not all(os.path.exists(os.path.join(nets.WEIGHTS, f)) for f in nets.SHIPPED["keypoints"]):
+    if not all(os.path.exists(os.path.join(nets.WEIGHTS, f)) for f in nets.shipped_files("keypoints")):
         pytest.skip("no shipped keypoints model")
     image = ROOT / "examples" / "astronaut.jpg"
     result = subprocess.run([sys.executable, str(ROOT / "detect.py"), str(image), "--keypoints", "--json",
