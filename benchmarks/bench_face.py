@@ -45,8 +45,8 @@ import nets  # noqa: E402
 from benchmarks import peers  # noqa: E402
 from benchmarks.common import machine_line, webfaces_validation, write_section  # noqa: E402
 from nanonet.kernels.nms import iou  # noqa: E402
-from nets.samples import crop  # noqa: E402
 from nanonet.data.image import read_image  # noqa: E402
+from nanonet.kernels.windows import extract_windows  # noqa: E402
 from nanonet.plot import line_chart  # noqa: E402
 from nets.evaluation import Tally  # noqa: E402
 from nets.registry import NETS  # noqa: E402
@@ -122,7 +122,8 @@ def panel(image, box, faces, label, side=96):
     (green), `label` below."""
     x, y, w, h = box
     margin = w / 2
-    picture = crop(image, np.array([x - margin, y - margin, w + 2 * margin, h + 2 * margin]), side)
+    picture = extract_windows(image, np.array([[x - margin, y - margin, w + 2 * margin, h + 2 * margin]]),
+                              side)[0]
     scale = side / (w + 2 * margin)
     for (fx, fy, fw, fh), colour in [*((f, (0, 200, 0)) for f in faces), (box, (230, 0, 0))]:
         left, top = (fx - x + margin) * scale, (fy - y + margin) * scale

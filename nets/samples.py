@@ -8,18 +8,19 @@
 - hard negatives: the windows an earlier stage accepts that overlap no face;
 - misframed negatives: windows that cut a face badly (moved, too large or too small), so that a detector
   scores a face highest where it is framed as in training.
-Windows are cut and resized by crop() and kept in memory (materialize), so that training never decodes.
+Windows are cut and resized by extract_windows, as the detectors cut the windows they read, and kept in
+memory (materialize), so that training never decodes.
 """
 import concurrent.futures
 import itertools
 import os
 
-import cv2
 import numpy as np
 
 from nanonet.data.datasets import ArrayDataset, held_out
 from nanonet.data.image import ImageError, read_image
 from nanonet.kernels.nms import iou
+from nanonet.kernels.windows import extract_windows
 
 CALIBRATION_SCALES = (0.83, 0.91, 1.0, 1.10, 1.21)
 CALIBRATION_OFFSETS = (-0.17, 0.0, 0.17)
@@ -45,21 +46,6 @@ def calibrate(windows, probabilities, threshold=1 / 45):
     s, dx, dy = (p @ CALIBRATION_PATTERNS).T
     x, y, w, h = np.asarray(windows, dtype=np.float64).T
     return np.stack([x - dx * w / s, y - dy * h / s, w / s, h / s], axis=1)
-
-
-def crop(image, window, size):
-    """Cut window (x, y, w, h) from image (H, W, 3), edge pixels repeated outside it, resized to size x size."""
-    x, y, w, h = (int(round(v)) for v in window)
-    w, h = max(w, 1), max(h, 1)
-    ih, iw = image.shape[:2]
-    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, iw), min(y + h, ih)
-    if x0 >= x1 or y0 >= y1:
-        return np.zeros((size, size, 3), np.uint8)
-    patch = image[y0:y1, x0:x1]
-    if (x0, y0, x1, y1) != (x, y, x + w, y + h):
-        patch = cv2.copyMakeBorder(patch, y0 - y, y + h - y1, x0 - x, x + w - x1, cv2.BORDER_REPLICATE)
-    interpolation = cv2.INTER_AREA if w > size else cv2.INTER_LINEAR
-    return cv2.resize(patch, (size, size), interpolation=interpolation)
 
 
 def jittered(box, rng, shift=0.05, scale=0.05):
@@ -133,7 +119,6 @@ def hard_negatives(scenes, propose, size, max_iou=0.3):
     scenes: iterable of (image uint8 (H, W, 3), boxes (F, 4)); for Annotated images on disk pass
     ((read_image(a.path), a.boxes) for a in images).
     """
-    from nanonet.kernels.windows import extract_windows
     crops = [np.zeros((0, size, size, 3), np.uint8)]
     for image, boxes in scenes:
         windows = np.asarray(propose(image), dtype=np.float64).reshape(-1, 4)
@@ -165,7 +150,6 @@ def misframed(box, shape, boxes, rng, count, iou_range=(0.1, 0.4), tries=50):
 def misframed_negatives(scenes, rng, per_face, size):
     """uint8 (M, size, size, 3) crops of misframed() windows, `per_face` about each face of scenes:
     iterable of (image uint8 (H, W, 3), boxes (F, 4))."""
-    from nanonet.kernels.windows import extract_windows
     crops = [np.zeros((0, size, size, 3), np.uint8)]
     for image, boxes in scenes:
         windows = [win for box in boxes for win in misframed(box, image.shape, boxes, rng, per_face)]
@@ -190,9 +174,8 @@ def materialize(images, samples, size, classes, workers=2, load=lambda a: read_i
     crops = np.zeros((len(samples), size, size, 3), np.uint8)
 
     def cut(i):
-        image = load(images[i])
-        for k, window in by_image[i]:
-            crops[k] = crop(image, window, size)
+        indices, windows = zip(*by_image[i])
+        crops[list(indices)] = extract_windows(load(images[i]), np.array(windows, np.float64), size)
 
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         list(pool.map(cut, by_image))

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from nanonet.data.datasets import DataError
+from nanonet.data.image import read_image
 from nanonet.kernels.nms import iou
+from nanonet.kernels.windows import extract_windows
 from nets import samples
 from nets.annotations import read_fddb, read_keypoints_csv, read_webfaces, read_wider, webfaces_box
 from tests.data_files import webfaces_folder
@@ -123,11 +125,14 @@ def test_displaced_calibration_windows_learn_the_pattern_that_corrects_them_best
     assert iou(box, windows).min() < 0.4 and iou(box, twice).min() > 0.7
 
 
-def test_crops_repeat_edges_outside_the_image():
-    image = np.zeros((10, 10, 3), np.uint8)
-    image[:, :3] = 200
-    c = samples.crop(image, (-5, 0, 10, 10), 10)  # columns -5..-1 repeat column 0
-    assert c.shape == (10, 10, 3) and (c[:, :8] == 200).all() and (c[:, 8:] == 0).all()
+def test_training_crops_are_cut_as_the_detectors_cut_windows(tmp_path):
+    images = read_webfaces(webfaces_folder(tmp_path / "wf"))
+    cut = samples.face_samples(images, np.random.default_rng(0), jitters=1, negatives_per_image=2, min_size=12)
+    data = samples.materialize(images, cut, 12, samples.FACE_CLASSES)
+    for k in (0, len(cut) - 1):
+        i, window, _ = cut[k]
+        expected = extract_windows(read_image(images[i].path), np.array([window], np.float64), 12)[0]
+        np.testing.assert_array_equal(data.images[k], expected)
 
 
 def test_materialize_cuts_every_sample(tmp_path):
