@@ -1,4 +1,6 @@
 """Losses return (loss, dL/dx): a Python float averaged over the batch, and the gradient to backpropagate."""
+import math
+
 from nanonet.backend import get_array_module
 from nanonet.layers.activation import softmax
 
@@ -44,6 +46,24 @@ def mean_squared_error(x, t):
         raise ValueError(f"targets must have the predictions' shape {x.shape}, got {t.shape}")
     diff = x - t
     return float((diff * diff).mean()), diff * (2.0 / x.size)
+
+
+def wing(x, t, width=0.04, curvature=0.008):
+    """Feng et al.'s wing loss (CVPR 2018) for coordinates: L = mean over every element of the error d = x - t
+    of width * ln(1 + |d| / curvature) where |d| < width, and |d| - c beyond, c = width - width * ln(1 + width /
+    curvature) joining the two. Small errors pull harder than under squared error (whose pull vanishes as
+    they shrink), so a net keeps correcting points that are nearly right; large ones pull no harder than
+    under L1, so a few wild points do not steer the rest. `width` and `curvature` are in the targets' units."""
+    if t.shape != x.shape:
+        raise ValueError(f"targets must have the predictions' shape {x.shape}, got {t.shape}")
+    xp = get_array_module(x)
+    diff = x - t
+    size = xp.abs(diff)
+    near = size < width
+    join = width - width * math.log1p(width / curvature)
+    loss = xp.where(near, width * xp.log1p(size / curvature), size - join)
+    slope = xp.where(near, width / (curvature + size), 1.0)
+    return float(loss.mean()), (xp.sign(diff) * slope / x.size).astype(x.dtype, copy=False)
 
 
 def accuracy(x, t):

@@ -13,7 +13,12 @@ from nanonet.kernels.nms import iou
 
 def match(boxes, scores, faces, min_iou=0.5):
     """bool (K,): which detections (boxes (K, 4), scores (K,)) hit one of faces (F, 4)."""
-    hits = np.zeros(len(boxes), dtype=bool)
+    return matched_faces(boxes, scores, faces, min_iou) >= 0
+
+
+def matched_faces(boxes, scores, faces, min_iou=0.5):
+    """int (K,): the face (an index into faces (F, 4)) that each detection hits, or -1."""
+    face_of = np.full(len(boxes), -1, dtype=np.int64)
     free = np.ones(len(faces), dtype=bool)
     for k in np.argsort(-np.asarray(scores), kind="stable"):
         if not free.any():
@@ -21,8 +26,8 @@ def match(boxes, scores, faces, min_iou=0.5):
         overlap = np.where(free, iou(boxes[k], faces), 0.0)
         best = overlap.argmax()
         if overlap[best] >= min_iou:
-            hits[k], free[best] = True, False
-    return hits
+            face_of[k], free[best] = best, False
+    return face_of
 
 
 def ignored(boxes, hits, ignore, min_iou=0.5):
@@ -37,11 +42,19 @@ class Tally:
 
     def __init__(self):
         self.scores, self.hits, self.ignored, self.faces, self.images = [], [], [], 0, 0
+        self.sides, self.found = [], []     # each face's side, and the score of the detection that hit it
 
     def add(self, boxes, scores, faces, min_iou=0.5, ignore=()):
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        self.scores.append(np.asarray(scores, dtype=np.float64))
-        self.hits.append(match(boxes, scores, faces, min_iou))
+        faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4)
+        scores = np.asarray(scores, dtype=np.float64)
+        face_of = matched_faces(boxes, scores, faces, min_iou)
+        self.scores.append(scores)
+        self.hits.append(face_of >= 0)
+        found = np.full(len(faces), np.nan)     # NaN: found by none, at any threshold
+        found[face_of[face_of >= 0]] = scores[face_of >= 0]
+        self.sides.append(faces[:, 2])
+        self.found.append(found)
         self.ignored.append(ignored(boxes, self.hits[-1], np.asarray(ignore, np.float64).reshape(-1, 4), min_iou))
         self.faces += len(faces)
         self.images += 1
@@ -57,6 +70,16 @@ class Tally:
                                   ((self.scores, float), (self.hits, bool), (self.ignored, bool)))
         kept, false = scores >= threshold, ~hits & (~ignored_ if ignoring else True)
         return (hits & kept).sum() / max(self.faces, 1), (false & kept).sum() / max(self.images, 1)
+
+    def recall_by_side(self, edges, threshold=-np.inf):
+        """[(faces, recall)] of the faces whose side lies in each [edges[i], edges[i + 1]) pixels, counting the
+        detections scoring at least threshold."""
+        sides, found = (np.concatenate(parts + [np.zeros(0)]) for parts in (self.sides, self.found))
+        out = []
+        for low, high in zip(edges[:-1], edges[1:]):
+            inside = (sides >= low) & (sides < high)
+            out.append((int(inside.sum()), float((found[inside] >= threshold).mean()) if inside.any() else np.nan))
+        return out
 
     def roc(self, points=50, ignoring=True):
         """(thresholds, recall, false positives per image), thresholds spread over the scores' quantiles."""

@@ -25,6 +25,7 @@ class NetSpec:
     task: str = "classify"         # "classify": softmax cross-entropy over classes, accuracy;
     #                                "regress": mean squared error on real-valued targets
     outputs: tuple = ()            # regress: the targets' names
+    loss: str = "mse"              # regress: "mse" (mean squared error) or "wing" (nanonet.losses.wing)
     class_targets: dict = None     # regress from class folders: each class's target vector
     target_noise: float = 0.0      # regress: uniform noise in +-this, drawn once per sample, added to its target
     class_weighting: float = 0.0   # classify: weigh each class's loss by (1 / its frequency) ** this

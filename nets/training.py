@@ -21,7 +21,7 @@ from nanonet.data.datasets import ArrayDataset, DataError, InMemory, TargetDatas
 from nanonet.data.image import ImageError
 from nanonet.data.iterator import BatchIterator
 from nanonet.data.normalize import Normalization
-from nanonet.losses import accuracy, mean_squared_error, softmax_cross_entropy
+from nanonet.losses import accuracy, mean_squared_error, softmax_cross_entropy, wing
 from nanonet.training import Trainer
 from nets import registry, samples
 from nets.annotations import read_webfaces, readable
@@ -188,11 +188,14 @@ def with_targets(spec, dataset, seed):
     return TargetDataset(dataset, table[dataset.labels] + noise)
 
 
-def task_loss(spec, train_set, xp):
-    """(loss, metric) for the net's task: mean squared error, or softmax cross-entropy (its classes weighed by
-    (1 / frequency) ** spec.class_weighting, scaled to a mean weight of 1) with accuracy."""
+REGRESSION_LOSSES = {"mse": mean_squared_error, "wing": wing}
+
+
+def task_loss(spec, settings, train_set, xp):
+    """(loss, metric) for the net's task: the settings' regression loss, or softmax cross-entropy (its classes
+    weighed by (1 / frequency) ** spec.class_weighting, scaled to a mean weight of 1) with accuracy."""
     if spec.task == "regress":
-        return mean_squared_error, None
+        return REGRESSION_LOSSES[settings["loss"]], None
     if not spec.class_weighting:
         return softmax_cross_entropy, accuracy
     counts = np.bincount(train_set.labels, minlength=len(train_set.classes)).astype(np.float64)
@@ -224,6 +227,8 @@ def parse_args(argv, description=None):
     p.add_argument("--lr-decay", type=float,
                    help="multiply lr and weight decay by this each epoch (default: the net's own)")
     p.add_argument("--optimizer", choices=sorted(optim.OPTIMIZERS), help="(default: the net's own)")
+    p.add_argument("--loss", choices=sorted(REGRESSION_LOSSES),
+                   help="a regressor's loss: mean squared error, or the wing loss (default: the net's own)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights, the data's order and the augmentation")
     p.add_argument("--out", help="run folder (default: runs/NET)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.npz")
@@ -322,8 +327,12 @@ def effective_spec(args):
     if args.brightness or args.contrast or args.grey:
         photometric = varied(spec.augment, brightness=args.brightness, contrast=args.contrast, grey=args.grey)
         spec = dataclasses.replace(spec, augment=photometric)
-    settings = {k: getattr(args, k) if getattr(args, k) is not None else getattr(spec, k)
-                for k in ("epochs", "batch", "lr", "momentum", "weight_decay", "lr_decay", "optimizer")}
+    names = ("epochs", "batch", "lr", "momentum", "weight_decay", "lr_decay", "optimizer")
+    if spec.task == "regress":
+        names += ("loss",)
+    elif args.loss:
+        raise DataError(f"--loss {args.loss}: {spec.name} is a classifier, trained with cross-entropy")
+    settings = {k: getattr(args, k) if getattr(args, k) is not None else getattr(spec, k) for k in names}
     return spec, settings
 
 
@@ -454,7 +463,7 @@ def make_trainer(spec, args, argv, settings, train_set, val_set, data_path, out,
             "nanonet": nanonet.__version__, "numpy": np.__version__,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     save = {"arch": args.net, "config": config, "normalization": normalization.arrays(), "meta": meta}
-    loss, metric = task_loss(spec, train_set, xp)
+    loss, metric = task_loss(spec, settings, train_set, xp)
     trainer = Trainer(model, optimizer, train, val, 1 if args.fast else settings["epochs"], save, out_dir=out,
                       xp=xp, loss=loss, metric=metric, schedule=optim.ExponentialDecay(settings["lr_decay"]),
                       max_batches=FAST_BATCHES if args.fast else None)

@@ -148,6 +148,9 @@ def test_a_face_is_found_once_and_the_rest_are_false_positives():
     assert tally.at() == (2 / 3, 1.0) and tally.at(0.85) == (1 / 3, 0.5)
     thresholds, recall, fp = tally.roc()
     assert (np.diff(recall) <= 0).all() and (np.diff(fp) <= 0).all() and recall[0] == 2 / 3
+    # by side: the two 10 px faces (found once, at 0.9), and the 20 px face (found at 0.8)
+    assert tally.recall_by_side([0, 15, 30, 100]) == [(2, 0.5), (1, 1.0), (0, pytest.approx(np.nan, nan_ok=True))]
+    assert tally.recall_by_side([0, 15, 30], threshold=0.85) == [(2, 0.5), (1, 0.0)]
 
 
 def test_detections_of_an_ignored_face_are_neither_hits_nor_false_positives():

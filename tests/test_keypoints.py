@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 import nets
+from nanonet import serialize
 from nanonet.data.datasets import DataError, points_folder, read_points_table, split_by_name
 from nanonet.data.iterator import BatchIterator
 from nets.keypoints import (FLIP_PAIRS, FRAMING, POINTS, REGIONS, KeypointReader, Keypoints, detect, frame_about,
@@ -102,13 +103,20 @@ def test_detect_reads_a_model_file_over_a_folder_grey_images_too(tmp_path):
     import train
     root, table = keypoints_folder(tmp_path / "set", people=4, frames=2, points=POINTS)
     assert train.main(["--net", "keypoints", "--data", str(root), "--val", "0.3", "--epochs", "1", "--batch", "4",
-                       "--out", str(tmp_path / "run")]) == 0
+                       "--loss", "wing", "--out", str(tmp_path / "run")]) == 0
+    assert serialize.read(str(tmp_path / "run" / "best.npz")).meta["settings"]["loss"] == "wing"
     Image.open(root / "images" / "person1_01.jpg").convert("L").save(root / "images" / "person1_01.jpg")
     found = detect(str(tmp_path / "run" / "best.npz"), str(root / "images"))
     assert sorted(found) == sorted(table)
     assert all(len(v) == 2 * POINTS and all(isinstance(x, float) for x in v) for v in found.values())
     with pytest.raises(DataError, match="no such folder"):
         detect(str(tmp_path / "run" / "best.npz"), str(tmp_path / "nowhere"))
+
+
+def test_a_classifier_refuses_a_regression_loss(capsys):
+    import train
+    assert train.main(["--net", "smile", "--loss", "wing", "--fast"]) == 2
+    assert "smile is a classifier" in capsys.readouterr().err
 
 
 class CentreReader:

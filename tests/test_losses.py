@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from nanonet.gradcheck import numerical_grad
-from nanonet.losses import accuracy, mean_squared_error, sigmoid_binary_cross_entropy, softmax_cross_entropy
+from nanonet.losses import accuracy, mean_squared_error, sigmoid_binary_cross_entropy, softmax_cross_entropy, wing
 
 rng = np.random.default_rng(0)
 
@@ -45,6 +45,23 @@ def test_mean_squared_error_value_and_gradient():
     x, t = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
     assert mean_squared_error(x, t)[0] == pytest.approx(((x - t) ** 2).mean())
     _check(mean_squared_error, x, t)
+
+
+def test_wing_loss_value_gradient_and_shape():
+    # errors on both sides of the width, none at the kink or at 0, where the loss has no derivative
+    d = np.array([[-0.3, -0.05, -0.01, 0.002], [0.006, 0.03, 0.07, 1.5]])
+    t = rng.normal(size=d.shape)
+    w, e = 0.04, 0.008
+    c = w - w * np.log(1 + w / e)
+    slow = [w * np.log(1 + abs(v) / e) if abs(v) < w else abs(v) - c for v in d.ravel()]
+    assert wing(t + d, t)[0] == pytest.approx(np.mean(slow))
+    _check(wing, t + d, t)
+    # continuous at the width, and steeper than squared error near 0
+    below, above = wing(np.array([w - 1e-9]), np.zeros(1))[0], wing(np.array([w + 1e-9]), np.zeros(1))[0]
+    assert below == pytest.approx(above, abs=1e-8)
+    assert abs(wing(np.array([0.001]), np.zeros(1))[1][0]) > abs(mean_squared_error(np.array([0.001]), np.zeros(1))[1][0])
+    with pytest.raises(ValueError, match="shape"):
+        wing(np.zeros((2, 3)), np.zeros((3, 2)))
 
 
 def test_accuracy():
