@@ -101,7 +101,7 @@ NETS = {spec.name: spec for spec in [
     NetSpec("smile", smile_net, 48, os.path.join(SHARED_DATA, "smile-genki4k-64.zip"),
             "smile classes of tight grey face crops, 48x48 (the seed's net)", normalization="channel", grey=True,
             augment=Augment(flip=True, rotate=10, scale=0.2, shift=0.17, brightness=25, contrast=0.4),
-            lr=0.01, lr_decay=0.95, batch=64, epochs=50),
+            lr=0.01, lr_decay=0.97, batch=64, epochs=80),
     # the emotion seed's augmentation: contrast 0.2-2, brightness +-0.1, rotation +-0.05 turn, zoom +-0.2,
     # translation +-0.1, flips, JPEG quality 30-100; disgust, 1.5% of FER-2013's faces, is weighed up
     NetSpec("emotion", emotion_net, 48, os.path.join(SHARED_DATA, "emotion-fer2013-48.zip", "train"),
