@@ -167,8 +167,9 @@ def faceless_sets(images, missed):
         faces = np.concatenate([a.boxes, ignored_in(a, missed)]).reshape(-1, 4)
         far += [image[y0:y1, x0:x1] for x0, y0, x1, y1 in faceless_regions(image, faces)]
         bodies += [image[y0:y1, x0:x1] for x0, y0, x1, y1 in body_regions(image, faces)]
-    return {"scikit-image pictures without people": list(skimage_pictures().values()),
+    sets = {"scikit-image pictures without people": list(skimage_pictures().values()),
             "WebFaces regions far from any person": far, "WebFaces regions of bodies below the faces": bodies}
+    return {name: pictures for name, pictures in sets.items() if pictures}     # none without scikit-image
 
 
 def false_alarms(detector, pictures, threshold=None):

@@ -101,3 +101,18 @@ def test_face_review_pools_the_detections_that_no_annotated_or_listed_face_expla
     clusters = unexplained(detections, faces, missed)
     assert [names for _, names in clusters] == [["a", "b"], ["b"]]
     np.testing.assert_allclose(clusters[0][0], [51, 50, 20, 20])
+
+
+def test_faceless_regions_stay_clear_of_people_and_bodies_lie_below_their_faces():
+    np = pytest.importorskip("numpy")
+    from benchmarks.bench_face import body_regions, faceless_regions
+    image = np.zeros((600, 800, 3), np.uint8)
+    face = np.array([[300, 100, 40, 40]], float)
+    # the person runs from x 260 to 380 and from y 80 to the bottom: strips left, right and above it
+    assert faceless_regions(image, face) == [(0, 0, 260, 600), (380, 0, 800, 600)]
+    assert faceless_regions(image, np.zeros((0, 4))) == [(0, 0, 800, 600)]
+    assert body_regions(image, face) == [(260, 148, 380, 308)]
+    # a body that another face touches is no faceless region (the upper face's); nor is one too small to
+    # hold a face
+    assert body_regions(image, np.array([[300, 100, 40, 40], [300, 200, 40, 40]], float)) == [(260, 248, 380, 408)]
+    assert body_regions(image, np.array([[300, 100, 10, 10]], float)) == []
