@@ -74,10 +74,9 @@ REVIEW = os.path.join(ROOT, "benchmarks", "out", "face_review")
 NO_PEOPLE = ("brick", "cat", "cell", "clock", "coffee", "coins", "colorwheel", "grass", "gravel", "horse",
              "hubble_deep_field", "immunohistochemistry", "logo", "moon", "page", "retina", "rocket",
              "stereo_motorcycle", "text")
-# a face's person, from its box (x, y, w, h): x - w, y - 0.5 h, 3 w wide and 8 h high
-PERSON_SCALE, PERSON_SHIFT = np.array([1, 1, 3, 8]), np.array([-1, -0.5, 0, 0])
-# a face's body, in face sides from its box's corner: x - w, y + 1.2 h, 3 w wide and 4 h high
-BODY = (-1.0, 1.2, 3.0, 4.0)
+# a face's person and body, in face sides from its box's corner (x, y): x - w, y - 0.5 h, 3 w wide and 8 h
+# high; x - w, y + 1.2 h, 3 w wide and 4 h high
+PERSON, BODY = (-1.0, -0.5, 3.0, 8.0), (-1.0, 1.2, 3.0, 4.0)
 SIDE_EDGES = (0, 24, 32, 48, 96, np.inf)
 STRICTER = (0.7, 0.8, 0.9)     # our final thresholds tried on the faceless pictures beside the default
 
@@ -121,9 +120,10 @@ def skimage_pictures():
     return pictures
 
 
-def clipped(box, shape):
-    """The part (x0, y0, x1, y1) of box (x, y, w, h) inside an image of `shape`, in whole pixels."""
-    x, y, w, h = box
+def clipped(face, part, shape):
+    """The `part` (dx, dy, width, height in face sides) of face (x, y, w, h), as the (x0, y0, x1, y1) of it
+    inside an image of `shape`, in whole pixels."""
+    x, y, w, h = face[0] + part[0] * face[2], face[1] + part[1] * face[3], part[2] * face[2], part[3] * face[3]
     return (max(int(x), 0), max(int(y), 0), min(int(np.ceil(x + w)), shape[1]), min(int(np.ceil(y + h)), shape[0]))
 
 
@@ -134,8 +134,7 @@ def faceless_regions(image, faces, least=96):
     height, width = image.shape[:2]
     if not len(faces):
         return [(0, 0, width, height)]
-    people = np.array([clipped(box, image.shape) for box in faces * PERSON_SCALE + faces[:, [2, 3, 2, 3]] *
-                       PERSON_SHIFT])
+    people = np.array([clipped(face, PERSON, image.shape) for face in faces])
     left, top = people[:, 0].min(), people[:, 1].min()
     right = people[:, 2].max()
     strips = [(0, 0, left, height), (right, 0, width, height), (0, 0, width, top)]
@@ -146,13 +145,9 @@ def body_regions(image, faces, least=48):
     """Regions (x0, y0, x1, y1) below each face where its body shows (BODY: three face widths wide, from its
     chin down four face heights), at least `least` pixels both ways and touching no face of `faces`."""
     regions = []
-    for x, y, w, h in faces:
-        x0, y0, x1, y1 = clipped((x + BODY[0] * w, y + BODY[1] * h, BODY[2] * w, BODY[3] * h), image.shape)
-        if x1 - x0 < least or y1 - y0 < least:
-            continue
-        touching = ((faces[:, 0] < x1) & (faces[:, 0] + faces[:, 2] > x0) & (faces[:, 1] < y1)
-                    & (faces[:, 1] + faces[:, 3] > y0))
-        if not touching.any():
+    for face in faces:
+        x0, y0, x1, y1 = clipped(face, BODY, image.shape)
+        if x1 - x0 >= least and y1 - y0 >= least and iou(np.array([x0, y0, x1 - x0, y1 - y0]), faces).max() == 0:
             regions.append((x0, y0, x1, y1))
     return regions
 

@@ -23,7 +23,7 @@ class NetSpec:
     data: str                      # the default training data
     description: str
     task: str = "classify"         # "classify": softmax cross-entropy over classes, accuracy;
-    #                                "regress": mean squared error on real-valued targets
+    #                                "regress": real-valued targets, learnt with `loss`
     outputs: tuple = ()            # regress: the targets' names
     loss: str = "mse"              # regress: "mse" (mean squared error) or "wing" (nanonet.losses.wing)
     class_targets: dict = None     # regress from class folders: each class's target vector
