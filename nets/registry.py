@@ -118,23 +118,23 @@ NETS = {spec.name: spec for spec in [
                             jpeg=(30, 0.5)),
             lr=0.001, lr_decay=0.9, weight_decay=5e-4, batch=128, epochs=8,
             val=os.path.join(SHARED_DATA, "emotion-fer2013-48.zip", "val")),
-    # frames of one person look alike: validation holds out whole people; rotations, scaling and shifts stay
-    # small enough to keep every point in the frame. 64x64 suffices for the first look, which the fine net
-    # corrects (nets/weights/README.md)
+    # frames of one person look alike: validation holds out whole people. The frames' faces span a quarter to
+    # two thirds of their side: scaled by up to a quarter, the net learns them all. 64x64 suffices for the
+    # first look, which the fine net corrects (nets/weights/README.md)
     NetSpec("keypoints", keypoints_net, 64,
             os.path.join(SHARED_DATA, "keypoints-youtube68"),
             "the 68 iBUG points of the face in a frame about it, 64x64", task="regress", outputs=point_names(POINTS),
             points=True, group=person_of, normalization="channel",
-            augment=Augment(flip=True, flip_pairs=FLIP_PAIRS, rotate=12, scale=0.1, shift=0.06, brightness=25,
+            augment=Augment(flip=True, flip_pairs=FLIP_PAIRS, rotate=12, scale=0.25, shift=0.08, brightness=25,
                             contrast=0.3, grey=0.1),
             optimizer="adam", lr=0.002, lr_decay=0.95, weight_decay=1e-5, batch=32, epochs=50),
     # the second look: the square about the points, 1.4 times their extent, moved and rescaled as far as the
-    # first look's points err (a few percent of the face), so that it learns to correct them
+    # first look's points err (a tenth of the side off, a fifth in scale), so that it learns to correct them
     NetSpec("keypoints-fine", lambda rng, outputs: keypoints_net(rng, outputs, 80), 80,
             os.path.join(SHARED_DATA, "keypoints-youtube68"),
             "the 68 iBUG points, read again from the crop about the points the keypoints net found, 80x80",
             task="regress", outputs=point_names(POINTS), points=True, group=person_of, normalization="channel",
-            augment=Augment(crop_points=(1.4, 0.05, 0.1), flip=True, flip_pairs=FLIP_PAIRS, rotate=12,
+            augment=Augment(crop_points=(1.4, 0.1, 0.2), flip=True, flip_pairs=FLIP_PAIRS, rotate=12,
                             brightness=25, contrast=0.3, grey=0.1),
             loss="wing", optimizer="adam", lr=0.002, lr_decay=0.93, weight_decay=1e-5, batch=32, epochs=60),
 ]}
