@@ -136,7 +136,7 @@ NETS = {spec.name: spec for spec in [
             task="regress", outputs=point_names(POINTS), points=True, group=person_of, normalization="channel",
             augment=Augment(crop_points=(1.4, 0.1, 0.2), flip=True, flip_pairs=FLIP_PAIRS, rotate=12,
                             brightness=25, contrast=0.3, grey=0.1),
-            loss="wing", optimizer="adam", lr=0.002, lr_decay=0.93, weight_decay=1e-5, batch=32, epochs=60),
+            loss="wing", optimizer="adam", lr=0.002, lr_decay=0.96, weight_decay=1e-5, batch=32, epochs=100),
 ]}
 
 
