@@ -96,8 +96,9 @@ NETS = {spec.name: spec for spec in [
         ("cal48", cascade.cal48, 48, "calibration", 3, 0, 3, "48-calibration-net"),
     ]
 ] + [
-    # GENKI-4K's crops are tight and frontal; the windows the 45-window vote reads are not: shifted by up to
-    # 0.17 of the side and scaled by 0.83 to 1.21, which the shift and scale jitter cover
+    # GENKI-4K's crops are tight and frontal; the windows the 45-window vote reads are not: a detector's box,
+    # itself up to about 0.09 of the side off and 0.83-1.15 of the face's scale, moved by up to 0.085 more and
+    # rescaled by 0.915-1.105 (nets.expression.windows_about), which the shift and scale jitter cover
     NetSpec("smile", smile_net, 48, os.path.join(SHARED_DATA, "smile-genki4k-64.zip"),
             "smile classes of tight grey face crops, 48x48 (the seed's net)", normalization="channel", grey=True,
             augment=Augment(flip=True, rotate=10, scale=0.2, shift=0.17, brightness=25, contrast=0.4),

@@ -139,13 +139,18 @@ def test_readers_take_no_detector_options():
 
 # -- reading detected faces ----------------------------------------------------------------------------
 
-def test_the_45_windows_are_the_calibration_patterns_about_the_box():
+def test_the_45_windows_are_the_calibration_patterns_at_half_their_steps_about_the_box_centre():
     box = np.array([10.0, 20.0, 40.0, 40.0])
     windows = windows_about(box)
     assert windows.shape == (45, 4)
     assert any(np.allclose(w, box) for w in windows)                    # s 1, no offset
-    assert sorted(set(np.round(windows[:, 2] / 40, 2))) == [0.83, 0.91, 1.0, 1.1, 1.21]
+    assert sorted(set(np.round(windows[:, 2] / 40, 3))) == [0.915, 0.955, 1.0, 1.05, 1.105]
+    offsets = (windows[:, :2] + windows[:, 2:] / 2 - (30, 40)) / 40     # from the box's centre, in sides
+    for axis in (0, 1):
+        assert np.allclose(np.unique(np.round(offsets[:, axis], 6)), [-0.085, 0, 0.085])
     assert len(set(map(tuple, np.round(windows, 6)))) == 45 == len(CALIBRATION_PATTERNS)
+    full = windows_about(box, spread=1)
+    assert sorted(set(np.round(full[:, 2] / 40, 2))) == [0.83, 0.91, 1.0, 1.1, 1.21]
 
 
 def test_the_vote_is_the_mean_of_the_windows_readings():
