@@ -1,5 +1,5 @@
-"""Face annotations: boxes (and keypoints) per image, from WebFaces points, FDDB ellipses, WIDER FACE boxes
-or a keypoints CSV. Boxes are float (x, y, w, h) in pixels of the image as stored.
+"""Face annotations: boxes (and keypoints) per image, from WebFaces points, 68 iBUG points, FDDB ellipses,
+WIDER FACE boxes or a keypoints CSV. Boxes are float (x, y, w, h) in pixels of the image as stored.
 
 Errors name the file and line.
 """
@@ -86,6 +86,14 @@ def webfaces_box(points):
     side = max(2.5 * np.linalg.norm(right - left), 2.6 * np.linalg.norm(mouth - eyes))
     cx, cy = eyes + 0.26 * (mouth - eyes)
     return np.array([cx - side / 2, cy - side / 2, side, side])
+
+
+def landmarks_box(points):
+    """The face box of 68 iBUG points by WebFaces' rule (webfaces_box), read from their eyes' centres (points
+    36-41 and 42-47), nose tip (30) and mouth's centre (48-67), as WebFaces' four points mark them."""
+    points = np.asarray(points, dtype=np.float64)
+    return webfaces_box(np.stack([points[36:42].mean(axis=0), points[42:48].mean(axis=0), points[30],
+                                  points[48:68].mean(axis=0)]))
 
 
 def read_webfaces(folder):

@@ -24,7 +24,7 @@ from nanonet.data.normalize import Normalization
 from nanonet.losses import accuracy, mean_squared_error, softmax_cross_entropy, wing
 from nanonet.training import Trainer
 from nets import registry, samples
-from nets.annotations import read_webfaces, readable
+from nets.annotations import Annotated, landmarks_box, read_webfaces, readable
 from nets.keypoints import point_names, read_data
 from nets.mining import cascade_negatives, negative_photos, scene_negatives, with_negatives
 from nets.scenes import scene_chunks
@@ -75,14 +75,17 @@ def in_memory(dataset, skip_bad=False):
     return decoded
 
 
-def detection_sets(spec, path, val, seed, fast, skip_bad=False):
+def detection_sets(spec, path, val, seed, fast, skip_bad=False, faces_from=None):
     """(train, val) crops for a cascade net, cut from annotated images held apart by file name, and the
-    training images (Annotated); with skip_bad, images that cannot be decoded are left out with a warning."""
+    training images (Annotated); with skip_bad, images that cannot be decoded are left out with a warning.
+    faces_from: a keypoints data set whose training people's faces join the training images (landmark_faces)."""
     images = read_webfaces(path)
     train_images, val_images = (images, read_webfaces(val)) if os.path.exists(val) else \
         samples.split_images(images, _fraction(val))
     if fast:
         train_images, val_images = train_images[:FAST_IMAGES], val_images[:FAST_IMAGES]
+    if faces_from:
+        train_images = train_images + landmark_faces(faces_from)[:FAST_IMAGES if fast else None]
     if skip_bad:
         train_images, val_images = readable(train_images, WORKERS), readable(val_images, WORKERS)
     if spec.samples == "faces":
@@ -95,6 +98,16 @@ def detection_sets(spec, path, val, seed, fast, skip_bad=False):
     train, val = (samples.materialize(ims, make(ims, rng), spec.input_size, classes)
                   for ims in (train_images, val_images))
     return train, val, train_images
+
+
+def landmark_faces(path):
+    """The frames of a 68-point keypoints data set (YouTube-68's layout: images/ and keypoints.csv) as annotated
+    faces, boxed by WebFaces' rule (annotations.landmarks_box), less the people that the keypoints nets hold
+    out, whom no net then sees."""
+    keypoints = registry.NETS["keypoints"]
+    frames, _ = points_sets(path, keypoints.val, keypoints.group)
+    return [Annotated(frames.name(i), landmarks_box(points)[None], points[None])
+            for i, points in enumerate(frames.keypoints)]
 
 
 def calibration_samples(spec, images, rng):
@@ -239,6 +252,10 @@ def parse_args(argv, description=None):
     p.add_argument("--fast", action="store_true",
                    help="smoke test: CPU, a couple of batches and one validation, nothing written")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images with a warning")
+    p.add_argument("--faces-from", metavar="DIR",
+                   help="the cascade's nets: also learn the faces of a 68-point keypoints data set (images/ and "
+                        "keypoints.csv, as YouTube-68's), boxed by WebFaces' rule from their eyes, nose and mouth; "
+                        "the people that the keypoints nets hold out are left out")
     p.add_argument("--hard-negatives", metavar="MODEL[,MODEL...]",
                    help="add as non-faces the windows that trained models (files, or a shipped detector's name) "
                         "wrongly accept in composed scenes; "
@@ -363,7 +380,7 @@ def data_sets(spec, args, data_path, out):
         train_set, val_set, train_images = scene_sets(spec, data_path, args.val, args.seed, args.fast)
     elif spec.samples:
         train_set, val_set, train_images = detection_sets(spec, data_path, args.val, args.seed, args.fast,
-                                                          args.skip_bad)
+                                                          args.skip_bad, args.faces_from)
     else:
         sets = points_sets if spec.points else classification_sets
         train_set, val_set = sets(data_path, args.val, spec.group)
@@ -385,7 +402,10 @@ def data_sets(spec, args, data_path, out):
 
 
 def check_mining_options(spec, args):
-    """DataError for mining options that do not go together, or not with this net."""
+    """DataError for data options (mining, --faces-from) that do not go together, or not with this net."""
+    if args.faces_from and not (spec.samples and not spec.scenes):
+        raise DataError(f"--faces-from adds annotated faces to the cascade's nets; {spec.name} learns from "
+                        f"{'composed scenes' if spec.scenes else 'its data set alone'}")
     if args.drop_faces and not (args.hard_negatives or args.negatives):
         raise DataError("--drop-faces filters the hard negatives: give --hard-negatives or --negatives too")
     if args.negative_photos and (spec.samples or not args.hard_negatives):

@@ -8,7 +8,7 @@ from nanonet.data.image import read_image
 from nanonet.kernels.nms import iou
 from nanonet.kernels.windows import extract_windows
 from nets import samples
-from nets.annotations import read_fddb, read_keypoints_csv, read_webfaces, read_wider, webfaces_box
+from nets.annotations import landmarks_box, read_fddb, read_keypoints_csv, read_webfaces, read_wider, webfaces_box
 from tests.data_files import webfaces_folder
 
 
@@ -27,6 +27,16 @@ def test_webfaces_box_follows_a_tilted_face():
     a, b = webfaces_box(upright), webfaces_box(turned)
     assert a[2] == pytest.approx(b[2])
     assert (b[0] + b[2] / 2, b[1] + b[3] / 2) == pytest.approx((20 - 0.26 * 20, 30))
+
+
+def test_68_points_are_boxed_by_the_webfaces_rule_from_their_eyes_nose_and_mouth():
+    points = np.random.default_rng(0).uniform(0, 60, (68, 2))
+    points[36:42] = [20, 20] + np.array([[-3, 0], [3, 0]] * 3)          # the left eye's six points about (20, 20)
+    points[42:48] = [40, 20] + np.array([[0, -2], [0, 2]] * 3)
+    points[30] = [30, 30]
+    points[48:68] = [30, 40] + np.array([[-5, 1], [5, -1]] * 10)
+    upright = np.array([[20, 20], [40, 20], [30, 30], [30, 40]], float)
+    np.testing.assert_allclose(landmarks_box(points), webfaces_box(upright))
 
 
 @pytest.mark.parametrize("csv,message", [

@@ -235,6 +235,24 @@ def test_calibration_samples_from_scenes_composed_of_each_split_apart(tmp_path):
         scene_sets(spec, str(others), "0.5", 0, fast=True)
 
 
+def test_faces_from_a_keypoints_set_join_the_cascade_training_images_less_its_held_out_people(tmp_path):
+    from nets.keypoints import person_of
+    from nets.training import detection_sets, landmark_faces
+    keypoints, table = keypoints_folder(tmp_path / "kp", people=20, frames=2, size=64)
+    faces = landmark_faces(str(keypoints))
+    people = {person_of(a.path) for a in faces}
+    assert 10 <= len(people) < 20 and len(faces) == 2 * len(people)      # whole people held out, as the keypoints nets do
+    assert all(a.boxes.shape == (1, 4) and a.keypoints.shape == (1, 68, 2) for a in faces)
+    spec = registry.NETS["net12"]
+    data = str(webfaces_folder(tmp_path / "wf"))
+    plain = detection_sets(spec, data, "0.5", 0, fast=False)
+    joined = detection_sets(spec, data, "0.5", 0, fast=False, faces_from=str(keypoints))
+    assert [a.path for a in joined[2]] == [a.path for a in plain[2]] + [a.path for a in faces]
+    assert len(joined[0]) > len(plain[0]) and len(joined[1]) == len(plain[1])     # validation stays WebFaces'
+    refused = train_py("--net", "frg64", "--fast", "--faces-from", str(keypoints))
+    assert refused.returncode == 2 and "--faces-from adds annotated faces to the cascade's nets" in refused.stderr
+
+
 def test_cascade_trains_all_six_nets_mining_for_the_later_ones(tmp_path):
     data = webfaces_folder(tmp_path / "wf")
     args = ["--net", "cascade", "--data", str(data), "--val", "0.5", "--epochs", "1", "--batch", "8",
