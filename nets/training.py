@@ -401,7 +401,7 @@ def data_sets(spec, args, data_path, out):
     return train_set, val_set
 
 
-def check_mining_options(spec, args):
+def check_data_options(spec, args):
     """DataError for data options (mining, --faces-from) that do not go together, or not with this net."""
     if args.faces_from and not (spec.samples and not spec.scenes):
         raise DataError(f"--faces-from adds annotated faces to the cascade's nets; {spec.name} learns from "
@@ -511,7 +511,7 @@ def prepare(spec, settings, args, argv, out, checkpoint, sets=None):
     """The Trainer of the run that `args` ask for (out and checkpoint from run_folder): its data sets read
     (or `sets`, (train, val), in their place), its net built, resumed or started from --init."""
     use_device(-1 if args.fast else args.gpu)       # a missing GPU is said before the data is read
-    check_mining_options(spec, args)
+    check_data_options(spec, args)
     data_path, args.val = args.data or spec.data, args.val or ("0.1" if args.data else spec.val)
     train_set, val_set = sets or data_sets(spec, args, data_path, out)
     if spec.points:

@@ -238,7 +238,7 @@ def test_calibration_samples_from_scenes_composed_of_each_split_apart(tmp_path):
 def test_faces_from_a_keypoints_set_join_the_cascade_training_images_less_its_held_out_people(tmp_path):
     from nets.keypoints import person_of
     from nets.training import detection_sets, landmark_faces
-    keypoints, table = keypoints_folder(tmp_path / "kp", people=20, frames=2, size=64)
+    keypoints, _ = keypoints_folder(tmp_path / "kp", people=20, frames=2, size=64)
     faces = landmark_faces(str(keypoints))
     people = {person_of(a.path) for a in faces}
     assert 10 <= len(people) < 20 and len(faces) == 2 * len(people)      # whole people held out, as the keypoints nets do
