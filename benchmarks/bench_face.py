@@ -49,6 +49,7 @@ from nanonet.data.image import read_image  # noqa: E402
 from nanonet.kernels.windows import extract_windows  # noqa: E402
 from nanonet.plot import line_chart  # noqa: E402
 from nets.evaluation import Tally  # noqa: E402
+from nets.occluders import KINDS, occlude  # noqa: E402
 from nets.registry import NETS  # noqa: E402
 from nets.stages import as_rgb  # noqa: E402
 
@@ -103,6 +104,17 @@ def tally(detector, images, missed):
         times.append(ms)
         result.add(boxes, scores, a.boxes, ignore=ignored_in(a, missed))
     return result, statistics.median(times)
+
+
+def occluded_tally(detector, images, missed, seed=0):
+    """Tally of a peers.Detector on the images with every annotated face partly covered by an occluder
+    (nets.occluders), each image's the same for every detector."""
+    result = Tally()
+    for k, a in enumerate(images):
+        image = occlude(read_image(a.path), a.keypoints, np.random.default_rng([seed, k]))
+        boxes, scores, _ = detector.run(image)
+        result.add(boxes, scores, a.boxes, ignore=ignored_in(a, missed))
+    return result
 
 
 def skimage_pictures():
@@ -341,6 +353,7 @@ def main(argv=None):
     points = {OURS: operating_point(ours, images, missed, FALSE_POSITIVES),
               ONE_VIEW: tally(detectors[ONE_VIEW], images, missed)[0]}
     default = points[OURS]
+    occluded = {name: occluded_tally(detector, images, missed).at() for name, detector in detectors.items()}
     faceless = faceless_sets(images, missed)
     alarms = {name: [false_alarms(detector, pictures) for pictures in faceless.values()]
               for name, detector in detectors.items()}
@@ -373,6 +386,8 @@ def main(argv=None):
     sides = [f"{lo:g}-{hi:g} px" if np.isfinite(hi) else f"{lo:g} px and more" for lo, hi in
              zip(SIDE_EDGES[:-1], SIDE_EDGES[1:])]
     sides[0] = f"under {SIDE_EDGES[1]} px"
+    occluded_rows = [f"| {name} | {points.get(name, tallies[name]).at()[0]:.3f} | {occluded[name][0]:.3f} | "
+                     f"{occluded[name][1]:.3f} |" for name in detectors]
     alarm_rows = [f"| {name} | {points.get(name, tallies[name]).at()[0]:.3f} | "
                   + " | ".join(f"{a:.3f}" for a in alarms[name]) + " |" for name in detectors]
     setting = ours.settings
@@ -401,6 +416,11 @@ def main(argv=None):
         "Recall by the annotated face's side, each detector at its own settings (faces in each range: "
         f"{counts}):", "",
         "| detector | " + " | ".join(sides) + " |", "|---|" + "---|" * len(sides), *by_side, "",
+        "Faces partly hidden: every annotated face of the held-out images covered by a synthetic "
+        f"{', '.join(KINDS[:-1])} or {KINDS[-1]} (`nets/occluders.py`, painted from the face's four points below "
+        "its eyes; the same pictures for every detector), each detector at its own settings:", "",
+        "| detector | recall | recall, faces occluded | false positives / image, faces occluded |",
+        "|---|---|---|---|", *occluded_rows, "",
         "Detections per picture on pictures that hold no face, all of them false: "
         + "; ".join(f"{len(pictures)} {name}" for name, pictures in faceless.items())
         + " (a face's person: its box widened to 3 sides and run down to 8; its body: 3 sides wide from 1.2 "

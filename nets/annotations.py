@@ -22,10 +22,12 @@ WEBFACES_FLIP_PAIRS = ((0, 1),)
 
 @dataclass
 class Annotated:
-    """One image: its file, its faces' boxes (K, 4) as x, y, w, h, and optionally keypoints (K, P, 2)."""
+    """One image: its file, its faces' boxes (K, 4) as x, y, w, h, and optionally keypoints (K, P, 2). With
+    `occluders` (a seed), the image as nets.occluders paints its faces over, a copy for training."""
     path: str
     boxes: np.ndarray
     keypoints: np.ndarray = None
+    occluders: int = None
 
 
 def read_keypoints_csv(path, image_root=None):
@@ -88,12 +90,19 @@ def webfaces_box(points):
     return np.array([cx - side / 2, cy - side / 2, side, side])
 
 
-def landmarks_box(points):
-    """The face box of 68 iBUG points by WebFaces' rule (webfaces_box), read from their eyes' centres (points
-    36-41 and 42-47), nose tip (30) and mouth's centre (48-67), as WebFaces' four points mark them."""
+def webfaces_points(points):
+    """WebFaces' four points (left eye, right eye, nose, mouth) of a face's points: WebFaces' own four as they
+    are, or of 68 iBUG points their eyes' centres (points 36-41 and 42-47), nose tip (30) and mouth's centre
+    (48-67), as WebFaces marks them."""
     points = np.asarray(points, dtype=np.float64)
-    return webfaces_box(np.stack([points[36:42].mean(axis=0), points[42:48].mean(axis=0), points[30],
-                                  points[48:68].mean(axis=0)]))
+    if len(points) == len(WEBFACES_POINTS):
+        return points
+    return np.stack([points[36:42].mean(axis=0), points[42:48].mean(axis=0), points[30], points[48:68].mean(axis=0)])
+
+
+def landmarks_box(points):
+    """The face box of 68 iBUG points by WebFaces' rule (webfaces_box) from their four points (webfaces_points)."""
+    return webfaces_box(webfaces_points(points))
 
 
 def read_webfaces(folder):

@@ -12,6 +12,7 @@ Windows are cut and resized by extract_windows, as the detectors cut the windows
 memory (materialize), so that training never decodes.
 """
 import concurrent.futures
+import dataclasses
 import itertools
 import os
 
@@ -21,6 +22,7 @@ from nanonet.data.datasets import ArrayDataset, held_out
 from nanonet.data.image import ImageError, read_image
 from nanonet.kernels.nms import iou
 from nanonet.kernels.windows import extract_windows
+from nets.occluders import occlude
 
 CALIBRATION_SCALES = (0.83, 0.91, 1.0, 1.10, 1.21)
 CALIBRATION_OFFSETS = (-0.17, 0.0, 0.17)
@@ -165,9 +167,26 @@ def split_images(images, fraction):
     return [a for a, v in zip(images, val) if not v], [a for a, v in zip(images, val) if v]
 
 
-def materialize(images, samples, size, classes, workers=2, load=lambda a: read_image(a.path)):
+def pixels(annotated):
+    """uint8 (H, W, 3): an Annotated's image, its faces painted over where it is an occluded copy."""
+    image = read_image(annotated.path)
+    if annotated.occluders is None:
+        return image
+    return occlude(image, annotated.keypoints, np.random.default_rng(annotated.occluders))
+
+
+def occluded_copies(images, fraction, seed):
+    """Copies of a `fraction` of `images` (those with face points), drawn at random by `seed`, whose faces an
+    occluder (nets.occluders) covers in part: the same faces as the originals, framed alike."""
+    with_points = [a for a in images if a.keypoints is not None and len(a.keypoints)]
+    rng = np.random.default_rng([seed, 5])
+    chosen = np.flatnonzero(rng.random(len(with_points)) < fraction)
+    return [dataclasses.replace(with_points[k], occluders=int(rng.integers(2**31))) for k in chosen]
+
+
+def materialize(images, samples, size, classes, workers=2, load=pixels):
     """Cut every sample's window at size x size into an ArrayDataset, decoding each image once:
-    load(images[i]) -> uint8 (H, W, 3) (default: read an Annotated's file)."""
+    load(images[i]) -> uint8 (H, W, 3) (default: an Annotated's pixels)."""
     by_image = {}
     for k, (i, window, _) in enumerate(samples):
         by_image.setdefault(i, []).append((k, window))

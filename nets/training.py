@@ -75,10 +75,12 @@ def in_memory(dataset, skip_bad=False):
     return decoded
 
 
-def detection_sets(spec, path, val, seed, fast, skip_bad=False, faces_from=None):
+def detection_sets(spec, path, val, seed, fast, skip_bad=False, faces_from=None, occlude=0.0):
     """(train, val) crops for a cascade net, cut from annotated images held apart by file name, and the
     training images (Annotated); with skip_bad, images that cannot be decoded are left out with a warning.
-    faces_from: a keypoints data set whose training people's faces join the training images (landmark_faces)."""
+    faces_from: a keypoints data set whose training people's faces join the training images (landmark_faces).
+    occlude: the share of training images that the net also learns with their faces partly covered
+    (samples.occluded_copies); the images returned, for mining, are the originals alone."""
     images = read_webfaces(path)
     train_images, val_images = (images, read_webfaces(val)) if os.path.exists(val) else \
         samples.split_images(images, _fraction(val))
@@ -95,8 +97,9 @@ def detection_sets(spec, path, val, seed, fast, skip_bad=False, faces_from=None)
         classes = samples.CALIBRATION_CLASSES
         make = lambda ims, rng: calibration_samples(spec, ims, rng)  # noqa: E731
     rng = np.random.default_rng(seed)
+    learnt = train_images + samples.occluded_copies(train_images, occlude, seed) if occlude else train_images
     train, val = (samples.materialize(ims, make(ims, rng), spec.input_size, classes)
-                  for ims in (train_images, val_images))
+                  for ims in (learnt, val_images))
     return train, val, train_images
 
 
@@ -256,6 +259,10 @@ def parse_args(argv, description=None):
                    help="the cascade's nets: also learn the faces of a 68-point keypoints data set (images/ and "
                         "keypoints.csv, as YouTube-68's), boxed by WebFaces' rule from their eyes, nose and mouth; "
                         "the people that the keypoints nets hold out are left out")
+    p.add_argument("--occlude", type=float, default=0.0, metavar="F",
+                   help="the cascade's nets: a share F of the training images (with face points) is learnt twice, "
+                        "the second time with each face partly covered by a face mask, scarf, hand or microphone "
+                        "painted from its points (default 0)")
     p.add_argument("--hard-negatives", metavar="MODEL[,MODEL...]",
                    help="add as non-faces the windows that trained models (files, or a shipped detector's name) "
                         "wrongly accept in composed scenes; "
@@ -313,6 +320,7 @@ def settings_problem(args):
               ("--brightness", args.brightness, lambda v: 0 <= v <= 255, "from 0 to 255"),
               ("--contrast", args.contrast, lambda v: 0 <= v < 1, "from 0 to below 1"),
               ("--jitter", args.jitter, lambda v: 0 <= v < 1, "from 0 to below 1"),
+              ("--occlude", args.occlude, lambda v: 0 <= v <= 1, "a share, from 0 to 1"),
               ("--mine-scenes", args.mine_scenes, lambda v: v >= 1, "at least 1"),
               ("--mine-photos", args.mine_photos, lambda v: v >= 1, "at least 1"),
               ("--mine-per-image", args.mine_per_image, lambda v: v >= 1, "at least 1"),
@@ -380,7 +388,7 @@ def data_sets(spec, args, data_path, out):
         train_set, val_set, train_images = scene_sets(spec, data_path, args.val, args.seed, args.fast)
     elif spec.samples:
         train_set, val_set, train_images = detection_sets(spec, data_path, args.val, args.seed, args.fast,
-                                                          args.skip_bad, args.faces_from)
+                                                          args.skip_bad, args.faces_from, args.occlude)
     else:
         sets = points_sets if spec.points else classification_sets
         train_set, val_set = sets(data_path, args.val, spec.group)
@@ -402,10 +410,11 @@ def data_sets(spec, args, data_path, out):
 
 
 def check_data_options(spec, args):
-    """DataError for data options (mining, --faces-from) that do not go together, or not with this net."""
-    if args.faces_from and not (spec.samples and not spec.scenes):
-        raise DataError(f"--faces-from adds annotated faces to the cascade's nets; {spec.name} learns from "
-                        f"{'composed scenes' if spec.scenes else 'its data set alone'}")
+    """DataError for data options (mining, --faces-from, --occlude) that do not go together, or not with this net."""
+    for flag, given in (("--faces-from", args.faces_from), ("--occlude", args.occlude)):
+        if given and not (spec.samples and not spec.scenes):
+            raise DataError(f"{flag} is for the cascade's nets, which learn annotated faces; {spec.name} learns from "
+                            f"{'composed scenes' if spec.scenes else 'its data set alone'}")
     if args.drop_faces and not (args.hard_negatives or args.negatives):
         raise DataError("--drop-faces filters the hard negatives: give --hard-negatives or --negatives too")
     if args.negative_photos and (spec.samples or not args.hard_negatives):

@@ -250,7 +250,24 @@ def test_faces_from_a_keypoints_set_join_the_cascade_training_images_less_its_he
     assert [a.path for a in joined[2]] == [a.path for a in plain[2]] + [a.path for a in faces]
     assert len(joined[0]) > len(plain[0]) and len(joined[1]) == len(plain[1])     # validation stays WebFaces'
     refused = train_py("--net", "frg64", "--fast", "--faces-from", str(keypoints))
-    assert refused.returncode == 2 and "--faces-from adds annotated faces to the cascade's nets" in refused.stderr
+    assert refused.returncode == 2 and "--faces-from is for the cascade's nets" in refused.stderr
+
+
+def test_occlude_adds_covered_copies_of_the_training_faces_and_mines_the_originals_alone(tmp_path, monkeypatch):
+    from nets import samples
+    from nets.training import detection_sets
+    spec = registry.NETS["net12"]
+    data = str(webfaces_folder(tmp_path / "wf"))
+    plain = detection_sets(spec, data, "0.5", 0, fast=False)
+    monkeypatch.setattr(samples, "occlude", lambda image, faces, rng: np.zeros_like(image))   # covers it all
+    covered = detection_sets(spec, data, "0.5", 0, fast=False, occlude=1.0)
+    assert [a.path for a in covered[2]] == [a.path for a in plain[2]] and all(a.occluders is None for a in covered[2])
+    assert len(covered[0]) == 2 * len(plain[0]) and len(covered[1]) == len(plain[1])    # validation stays as it is
+    first, copies = covered[0].images[:len(plain[0])], covered[0].images[len(plain[0]):]
+    np.testing.assert_array_equal(first, plain[0].images)
+    assert not copies.any() and first.all(axis=(1, 2, 3)).any()
+    refused = train_py("--net", "frg64", "--fast", "--occlude", "0.5")
+    assert refused.returncode == 2 and "--occlude is for the cascade's nets" in refused.stderr
 
 
 def test_cascade_trains_all_six_nets_mining_for_the_later_ones(tmp_path):
