@@ -146,7 +146,7 @@ def main(argv=None):
                              "detector's: 24 for faces, 48 for anime); calibration may shrink a box found at that "
                              "size to 0.83 of it")
     parser.add_argument("--threshold", type=float, metavar="P",
-                        help="lowest face probability kept, 0 to 1 (default: the detector's: 0.7 for faces, 0.9 for "
+                        help="lowest face probability kept, 0 to 1 (default: the detector's: 0.4 for faces, 0.9 for "
                              "anime)")
     parser.add_argument("--max-pixels", type=float, default=MAX_PIXELS / 1e6, metavar="M",
                         help="refuse pictures of more than M megapixels, with a line, and go on")

@@ -55,12 +55,9 @@ from nets.stages import as_rgb  # noqa: E402
 
 MIN_SIZE = 24
 STAGE_THRESHOLDS = [dict(threshold12=a, threshold24=b) for a, b in ((0.3, 0.2), (0.3, 0.1), (0.2, 0.2), (0.2, 0.1))]
-FINAL_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+FINAL_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 REVIEW_FLOOR = 0.5
 OURS = "nanonet face (CNN cascade)"
-# the cascade as it was before the 48-net judged each window also where the 48-cal net moves it
-ONE_VIEW = "nanonet face, one view (judge_moved=False, threshold 0.86)"
-VARIANTS = {OURS: {}, ONE_VIEW: dict(judge_moved=False, threshold=0.86)}
 MIRROR = ", the 48-net and the calibration nets reading each crop's mirror image too"
 MOVED = (", the 48-net judging each window also where the 48-cal net moves it (its score the mean of the "
          "two readings)")
@@ -337,21 +334,16 @@ def main(argv=None):
         print(f"{len(listed)} clusters of detections that no annotated face or listed box explains: {REVIEW}.csv "
               f"and {REVIEW}_NN.png; add them to {os.path.relpath(MISSED_FACES, ROOT)}, each marked a face or not")
         return 0
-    variants = {name: nets.load(args.model, min_size=MIN_SIZE, **options) for name, options in VARIANTS.items()}
-    ours = variants[OURS]
-    sweeps = {name: nets.load(args.model, min_size=MIN_SIZE, **{**options, "threshold": 0.0})   # every score: the ROC
-              for name, options in VARIANTS.items()}
+    ours = nets.load(args.model, min_size=MIN_SIZE)
+    sweep = nets.load(args.model, min_size=MIN_SIZE, threshold=0.0)   # every score: the ROC
     others, notes = peers.face_peers(MIN_SIZE, threads=1)
-    detectors = {**{name: peers.Detector(name, v.detect) for name, v in variants.items()},
-                 **{p.name: p for p in others}}
-    tallies = {name: tally(peers.Detector(name, sweeps[name].detect) if name in sweeps else detector, images,
-                           missed)[0] for name, detector in detectors.items()}
+    detectors = {OURS: peers.Detector(OURS, ours.detect), **{p.name: p for p in others}}
+    tallies = {name: tally(peers.Detector(name, sweep.detect) if name == OURS else detector, images, missed)[0]
+               for name, detector in detectors.items()}
     times = timings(detectors, images, args.timing)
     figures = os.path.join(os.path.dirname(os.path.abspath(args.out)), "benchmarks", "figures")  # beside --out
-    boxes_picture({name: d for name, d in detectors.items() if name != ONE_VIEW},
-                  os.path.join(figures, "face_boxes.png"))
-    points = {OURS: operating_point(ours, images, missed, FALSE_POSITIVES),
-              ONE_VIEW: tally(detectors[ONE_VIEW], images, missed)[0]}
+    boxes_picture(detectors, os.path.join(figures, "face_boxes.png"))
+    points = {OURS: operating_point(ours, images, missed, FALSE_POSITIVES)}
     default = points[OURS]
     occluded = {name: occluded_tally(detector, images, missed).at() for name, detector in detectors.items()}
     faceless = faceless_sets(images, missed)
@@ -407,8 +399,7 @@ def main(argv=None):
         f"{setting['stride']} px at 12x12{MIRROR if setting['mirror'] else ''}"
         f"{MOVED if setting['judge_moved'] else ''}. Times: the "
         f"median over 3 rounds of each round's median over {min(args.timing, len(images))} images resized to "
-        "640x480 (min-max of the round medians); in a round the detectors take turns on each image. The row "
-        f"'{ONE_VIEW}' is the cascade as it was before its 48-net read the moved windows too.", "",
+        "640x480 (min-max of the round medians); in a round the detectors take turns on each image.", "",
         "| detector | recall | false positives / image | false positives / image, annotations alone | "
         "ms / 640x480 image | speed vs Haar |",
         "|---|---|---|---|---|---|", *rows, "",
