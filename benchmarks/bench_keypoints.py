@@ -13,7 +13,8 @@
   nets.keypoints.FRAMING holds.
 - nets.load("keypoints") reads in two looks: the frame net on the frame, then the fine net on the crop about
   the points it found. The first look alone: the frame net's points (Keypoints.predict(refine=False)).
-- Time: median ms per face on one thread, a frame given.
+- Time: ms per face on one thread, a frame given, beside MediaPipe's Face Mesh when the peers are installed
+  (benchmarks/install_peers.sh): medians over rounds in which the two take turns.
 """
 import argparse
 import os
@@ -29,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import nets  # noqa: E402
 from benchmarks.common import machine_line, median_time, write_section  # noqa: E402
+from benchmarks.peers import ExternalPeer, PeerUnavailable  # noqa: E402
 from nanonet.data.datasets import split_by_name  # noqa: E402
 from nets.keypoints import FRAMING, REGIONS, face_boxes, person_of, points_on_faces, read_data  # noqa: E402
 from nets.registry import NETS  # noqa: E402
@@ -75,6 +77,30 @@ def detected(detector, reader, frames, points):
     return np.array(predicted), np.array(truth)
 
 
+def timings(reader, frame, rounds=3, calls=30):
+    """({"ours", "first look", "Face Mesh"?: ms per face}, a note for the line that reports them): medians over
+    `rounds` rounds of each round's median over `calls` calls on one frame, the readers taking turns in a
+    round; MediaPipe's Face Mesh (468 points, tracking: its landmark net alone) when the peers are installed,
+    as a ratio measured side by side."""
+    readers = {"ours": lambda: median_time(lambda: reader.predict([frame]), calls)[0] * 1e3,
+               "first look": lambda: median_time(lambda: reader.predict([frame], refine=False), calls)[0] * 1e3}
+    try:
+        mesh = ExternalPeer("Face Mesh", threads=1)
+        mesh.run(frame)
+        readers["Face Mesh"] = lambda: float(np.median([mesh.run(frame)[2] for _ in range(calls)]))
+    except PeerUnavailable as skipped:
+        mesh, note = None, f" (no peer beside it: {skipped})"
+    per_round = [{name: time_it() for name, time_it in readers.items()} for _ in range(rounds)]
+    ms = {name: float(np.median([r[name] for r in per_round])) for name in readers}
+    if mesh:
+        mesh.close()
+        ratio = np.median([r["ours"] / r["Face Mesh"] for r in per_round])
+        note = (f"; MediaPipe's Face Mesh ({mesh.version}; 468 points, tracking a face it found in the frame "
+                f"before: its landmark net alone, on one core) {ms['Face Mesh']:.2f}, ours {ratio:.2f} times "
+                f"its time; medians over {rounds} rounds of {calls} calls, the two taking turns")
+    return ms, note
+
+
 def plot(path, frames, predicted, truth):
     import matplotlib
     matplotlib.use("Agg")
@@ -113,7 +139,7 @@ def main(argv=None):
     mean_shape = shares[None] * sides - 0.5
     by_detector, by_detector_truth = detected(detector, reader, frames, truth)
     frame_ratios = np.median(framing(detector, *zip(*training)), axis=0)
-    ms = [median_time(lambda: reader.predict(frames[:1], refine=refine), 50)[0] * 1e3 for refine in (True, False)]
+    ms, peer_note = timings(reader, frames[0])
 
     def row(name, guess, frame_scale, face_scale, truth=truth):
         e_face = err(guess, truth, face_scale)
@@ -136,8 +162,8 @@ def main(argv=None):
              row("mean shape (training frames' mean)", mean_shape, on_frame, on_face),
              row(f"detect.py's way: the frame about the face cascade's box ({len(by_detector)} frames it finds)",
                  by_detector, None, 100 / face_boxes(by_detector_truth)[:, 2][:, None, None], by_detector_truth), "",
-             f"Median ms per face on one thread: {ms[0]:.2f} ({ms[1]:.2f} for the first look alone). The "
-             "training frames about the face cascade's box: "
+             f"Ms per face on one thread: {ms['ours']:.2f} ({ms['first look']:.2f} for the first look alone)"
+             + peer_note + ". The training frames about the face cascade's box: "
              f"{frame_ratios[0]:.2f} by {frame_ratios[1]:.2f} box sides, centred {frame_ratios[2]:+.3f}, "
              f"{frame_ratios[3]:+.3f} sides from the box's centre (nets.keypoints.FRAMING: {FRAMING}).", "",
              "![predicted against annotated points](benchmarks/figures/keypoints.png)"]

@@ -1,4 +1,4 @@
-"""The optional peers (dlib's HOG detector, MTCNN, MediaPipe's BlazeFace), served one per process from the
+"""The optional peers (dlib's HOG detector, MTCNN, MediaPipe's BlazeFace and Face Mesh), served one per process from the
 environment that benchmarks/install_peers.sh makes, so that their pins (numpy < 2, protobuf < 5) never meet
 nanonet's. It needs only numpy, OpenCV and the peer's own package; it downloads nothing.
 
@@ -10,6 +10,7 @@ and answers each with a JSON line {"boxes": [[x, y, w, h], ...], "scores": [...]
 """
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -75,7 +76,24 @@ def blazeface(min_size, threads):
     return detect, f"mediapipe {mp.__version__}"
 
 
-PEERS = {"dlib HOG": dlib_hog, "MTCNN": mtcnn, "BlazeFace": blazeface}
+def face_mesh(min_size, threads):
+    """MediaPipe's Face Mesh (468 points) as on a video: after the first frame it tracks, running its landmark
+    net alone on the face it found before; the box of its points, score 1. Its thread count cannot be set, so
+    with threads=1 the process keeps to one core."""
+    import mediapipe as mp
+    if threads == 1:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1)
+
+    def detect(image):
+        h, w = image.shape[:2]
+        faces = mesh.process(image).multi_face_landmarks or []
+        points = [np.array([(p.x * w, p.y * h) for p in face.landmark]) for face in faces]
+        return [[*p.min(axis=0), *(p.max(axis=0) - p.min(axis=0))] for p in points], [1.0] * len(points)
+    return detect, f"mediapipe {mp.__version__}"
+
+
+PEERS = {"dlib HOG": dlib_hog, "MTCNN": mtcnn, "BlazeFace": blazeface, "Face Mesh": face_mesh}
 
 
 def check():
