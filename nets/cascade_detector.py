@@ -16,7 +16,10 @@
    overlaps above nms_iou go, best first, and each box kept becomes the score-weighted mean of the boxes
    overlapping it by vote_iou or more (box voting, Gidaris and Komodakis 2015). The paper suppresses, then
    calibrates; calibrating every box first and voting puts the final boxes closer to the faces.
-   vote_iou=1 keeps the best box of each cluster as it is.
+   vote_iou=1 keeps the best box of each cluster as it is. Last, of two boxes the smaller of which lies more than
+   `nested` of its area inside the other, the lower-scoring goes (MTCNN's last suppression, over the smaller
+   box's area): in a large photograph, a big face's eyes or mouth may pass for a small face, and their IoU
+   with it is small. nested=1 keeps them.
    With `judge_moved` (the default) the 48-net judges each window twice, where it lies and where the 48-cal
    net moves it, and scores it by the mean: the 24-cal net leaves many windows a pattern or so off their
    faces, and the 48-net's score depends on the framing (the second reading is spared the windows that the
@@ -43,11 +46,11 @@ class CascadeDetector(Detector):
 
     def __init__(self, net12, cal12, net24=None, cal24=None, net48=None, cal48=None, min_size=24,
                  scale_step=1.25, stride=4, threshold12=0.2, nms12=0.5, threshold24=0.2, nms24=0.5,
-                 threshold=0.4, nms_iou=0.3, vote_iou=0.3, mirror=True, judge_moved=True, read_floor=0.1,
-                 stages=None):
+                 threshold=0.4, nms_iou=0.3, vote_iou=0.3, nested=0.7, mirror=True, judge_moved=True,
+                 read_floor=0.1, stages=None):
         check_settings(min_size, scale_step, dict(threshold12=threshold12, threshold24=threshold24,
                                                   threshold=threshold, read_floor=read_floor),
-                       dict(nms12=nms12, nms24=nms24, nms_iou=nms_iou, vote_iou=vote_iou))
+                       dict(nms12=nms12, nms24=nms24, nms_iou=nms_iou, vote_iou=vote_iou, nested=nested))
         self.settings = {k: v for k, v in locals().items() if k in settings_names(CascadeDetector)}
         pairs = [(net12, cal12), (net24, cal24), (net48, cal48)]
         given = stages or sum(net is not None for net, _ in pairs)
@@ -63,7 +66,7 @@ class CascadeDetector(Detector):
         if given > 2:     # the 48-cal net moves only the windows that the crop leaves in play
             found += [Judge(net48, threshold, mirror, moved_by=cal48 if judge_moved else None, floor=read_floor)]
             found += [] if judge_moved else [Calibrate(cal48, mirror)]
-            found += [Suppress(nms_iou, vote_iou=vote_iou)]
+            found += [Suppress(nms_iou, vote_iou=vote_iou), Suppress(nested, over_smaller=True)]
         super().__init__(found)
 
     def predict_proba(self, crops):

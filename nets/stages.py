@@ -167,15 +167,16 @@ class Calibrate:
 
 
 class Suppress:
-    """Non-maximum suppression: overlaps above `iou` go, best first. With `vote_iou`, each box kept becomes the
-    score-weighted mean of the boxes overlapping it by vote_iou or more (1 keeps it as it is but for boxes
-    identical to it)."""
+    """Non-maximum suppression: overlaps above `iou` go, best first; with `over_smaller`, overlaps measured over
+    the smaller box's area, so that of a box lying inside another the lower-scoring goes too. With `vote_iou`, each box kept
+    becomes the score-weighted mean of the boxes overlapping it by vote_iou or more (1 keeps it as it is but
+    for boxes identical to it)."""
 
-    def __init__(self, iou, vote_iou=None):
-        self.iou, self.vote_iou = iou, vote_iou
+    def __init__(self, iou, vote_iou=None, over_smaller=False):
+        self.iou, self.vote_iou, self.over_smaller = iou, vote_iou, over_smaller
 
     def __call__(self, picture, windows):
-        keep = nms(windows.boxes, windows.scores, self.iou)
+        keep = nms(windows.boxes, windows.scores, self.iou, self.over_smaller)
         if self.vote_iou is None:
             return windows.take(keep)
         return Windows(voted(windows.boxes, windows.scores, keep, self.vote_iou), windows.scores[keep])

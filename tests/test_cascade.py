@@ -61,7 +61,7 @@ def test_every_stage_passes_on_at_most_what_it_received():
     nets6 = _nets()
     image = _image(1)
     found = [CascadeDetector(*nets6, threshold12=0.0, threshold24=0.0, threshold=0.0, nms12=1.0, nms24=1.0,
-                             nms_iou=1.0, stages=s).detect(image) for s in (1, 2, 3)]
+                             nms_iou=1.0, nested=1.0, stages=s).detect(image) for s in (1, 2, 3)]
     counts = [len(b) for b, _ in found]
     assert counts[0] > 0 and counts[0] >= counts[1] >= counts[2]
     for boxes, scores in found:
@@ -70,12 +70,21 @@ def test_every_stage_passes_on_at_most_what_it_received():
     assert strict[0].shape == (0, 4) and strict[1].shape == (0,)
 
 
+def test_no_box_kept_lies_inside_a_better_one():
+    from nanonet.kernels.nms import iou_reference
+    nets6 = _nets()
+    options = dict(threshold12=0.0, threshold24=0.0, threshold=0.0, nms12=1.0, nms24=1.0, nms_iou=1.0)
+    every, (boxes, _) = (CascadeDetector(*nets6, nested=n, **options).detect(_image(1)) for n in (1.0, 0.7))
+    inside = [iou_reference(a, b, over_smaller=True) for i, a in enumerate(boxes) for b in boxes[i + 1:]]
+    assert len(boxes) < len(every[0]) and max(inside, default=0) <= 0.7
+
+
 def test_mirror_scores_each_48_crop_and_its_mirror_image():
     nets6 = _nets()
     seen = []
     left_half = lambda crops: crops[:, :, :24].mean(axis=(1, 2, 3)) / 255   # noqa: E731
     nets6[4].face_probability = lambda crops: seen.append(crops.copy()) or left_half(crops)
-    options = dict(threshold12=0.0, threshold24=0.0, threshold=0.0, nms12=1.0, nms24=1.0, nms_iou=1.0,
+    options = dict(threshold12=0.0, threshold24=0.0, threshold=0.0, nms12=1.0, nms24=1.0, nms_iou=1.0, nested=1.0,
                    judge_moved=False)
     _, plain = CascadeDetector(*nets6, mirror=False, **options).detect(_image(1))
     _, mirrored = CascadeDetector(*nets6, mirror=True, **options).detect(_image(1))
@@ -101,7 +110,7 @@ def test_the_48_net_also_judges_each_window_where_the_48_cal_net_moves_it():
     nets6[4].face_probability = lambda crops: seen.append(crops.copy()) or brightness(crops)
     image = _image(1)
     boxes, scores = CascadeDetector(*nets6, threshold12=0.0, threshold24=0.0, threshold=0.0, nms12=1.0, nms24=1.0,
-                                    nms_iou=1.0, vote_iou=1.0).detect(image)
+                                    nms_iou=1.0, vote_iou=1.0, nested=1.0).detect(image)
     crops, mirrors, moved, moved_mirrors = seen
     assert np.array_equal(mirrors, crops[:, :, ::-1]) and np.array_equal(moved_mirrors, moved[:, :, ::-1])
     np.testing.assert_allclose(np.sort(scores), np.sort((brightness(crops) + brightness(moved)) / 2), rtol=1e-5)

@@ -31,8 +31,16 @@ def test_nms_matches_the_reference():
     boxes = np.concatenate([rng.uniform(0, 100, (300, 2)), rng.uniform(5, 40, (300, 1)).repeat(2, 1)], 1)
     scores = rng.random(300)
     for threshold in (0.0, 0.3, 0.7):
-        np.testing.assert_array_equal(nms(boxes, scores, threshold), nms_reference(boxes, scores, threshold))
+        for over_smaller in (False, True):
+            np.testing.assert_array_equal(nms(boxes, scores, threshold, over_smaller),
+                                          nms_reference(boxes, scores, threshold, over_smaller))
     assert len(nms(np.zeros((0, 4)), np.zeros(0), 0.3)) == 0
+
+
+def test_nms_over_the_smaller_box_drops_a_box_inside_a_better_one():
+    boxes, scores = np.array([[0, 0, 100, 100], [10, 10, 30, 30], [90, 90, 30, 30]]), np.array([0.9, 0.8, 0.7])
+    assert nms(boxes, scores, 0.5).tolist() == [0, 1, 2]          # IoU 0.09 and 0.01: both stay
+    assert nms(boxes, scores, 0.5, over_smaller=True).tolist() == [0, 2]   # 1 lies wholly inside 0; 2 a ninth
 
 
 def test_window_extraction_matches_the_reference():
