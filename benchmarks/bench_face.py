@@ -395,7 +395,7 @@ def main(argv=None):
         "neither as a hit nor as a false positive, and the column 'annotations alone' counts it as a false "
         f"positive. Minimum face {MIN_SIZE} px; "
         f"our thresholds {listed('threshold12', 'threshold24', 'threshold')} (12-, 24-, 48-net), NMS "
-        f"{listed('nms12', 'nms24', 'nms_iou')}, scale step {setting['scale_step']}, windows every "
+        f"{listed('nms12', 'nms24', 'nms_iou')} (then {setting['nested']:g} over the smaller box's area), scale step {setting['scale_step']}, windows every "
         f"{setting['stride']} px at 12x12{MIRROR if setting['mirror'] else ''}"
         f"{MOVED if setting['judge_moved'] else ''}. Times: the "
         f"median over 3 rounds of each round's median over {min(args.timing, len(images))} images resized to "
