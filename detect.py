@@ -25,7 +25,8 @@ from nanonet.data.image import MAX_PIXELS  # noqa: E402
 from nanonet.progress import Progress  # noqa: E402
 from nanonet.serialize import ModelFileError  # noqa: E402
 from nets import batch  # noqa: E402
-from nets.detector import METHODS, SMALLEST_FACE  # noqa: E402
+from nets.cascade_detector import CascadeDetector  # noqa: E402
+from nets.detector import METHODS, SMALLEST_FACE, SlidingWindowDetector, default_setting  # noqa: E402
 from nets.video import (Tracks, VideoError, frames, is_video, largest_face_emotions, open_video, overlay,  # noqa: E402
                         plot_timeline, top_moments)
 
@@ -128,6 +129,12 @@ def _reader_gone():
     return 141
 
 
+def defaults(setting):
+    """A setting's defaults for the two shipped detectors, as --help says them."""
+    return ", ".join(f"{default_setting(detector, setting):g} for {name}"
+                     for name, detector in (("faces", CascadeDetector), ("anime", SlidingWindowDetector)))
+
+
 def main(argv=None):
     parser = Parser(description=__doc__)
     parser.add_argument("images", nargs="*", metavar="IMAGE",
@@ -143,11 +150,10 @@ def main(argv=None):
     parser.add_argument("--gpu", type=int, default=-1, metavar="N", help="GPU number, -1 for the CPU (default)")
     parser.add_argument("--min-size", type=int, metavar="PX",
                         help=f"the smallest window scanned, in pixels, at least {SMALLEST_FACE} (default: the "
-                             "detector's: 24 for faces, 48 for anime); calibration may shrink a box found at that "
-                             "size to 0.83 of it")
+                             f"detector's: {defaults('min_size')}); calibration may shrink a box found at that size "
+                             "to 0.83 of it")
     parser.add_argument("--threshold", type=float, metavar="P",
-                        help="lowest face probability kept, 0 to 1 (default: the detector's: 0.4 for faces, 0.9 for "
-                             "anime)")
+                        help=f"lowest face probability kept, 0 to 1 (default: the detector's: {defaults('threshold')})")
     parser.add_argument("--max-pixels", type=float, default=MAX_PIXELS / 1e6, metavar="M",
                         help="refuse pictures of more than M megapixels, with a line, and go on")
     parser.add_argument("--method", choices=METHODS, help="anime detector: cascade, fcn or windows")

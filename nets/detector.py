@@ -60,6 +60,11 @@ def settings_names(detector):
     return [name for name in inspect.signature(detector).parameters if name not in NET_ARGUMENTS]
 
 
+def default_setting(detector, name):
+    """A detector class's default for setting `name`."""
+    return inspect.signature(detector).parameters[name].default
+
+
 def check_settings(min_size, scale_step, probabilities, overlaps):
     """ValueError in one line for a setting that would hang or mean nothing: min_size below SMALLEST_FACE, a
     scale step not above 1, a probability (threshold) or an overlap (IoU) outside 0..1, anything not finite."""

@@ -115,7 +115,11 @@ def test_detect_py_empty_folder_and_bad_draw_folder(tmp_path):
 
 
 def test_help_shows_defaults():
-    assert "(default: 200.0)" in _detect("--help").stdout
+    from nets.cascade_detector import CascadeDetector
+    from nets.detector import default_setting
+    shown = " ".join(_detect("--help").stdout.split())
+    assert "(default: 200.0)" in shown
+    assert f"{default_setting(CascadeDetector, 'threshold'):g} for faces, 0.9 for anime" in shown
     assert "(default: 0)" in train_py("--help").stdout
 
 
