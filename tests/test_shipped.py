@@ -69,8 +69,8 @@ def test_default_detector_finds_the_astronaut():
 
 @needs_webfaces
 def test_shipped_face_detector_finds_held_out_faces_as_measured():
-    """Measured on the first 120 held-out images, against their annotations alone: 0.955 of the faces at 0.017
-    false positives an image, and with every face partly covered (nets.occluders) 0.872 at 0.025; the nets
+    """Measured on the first 120 held-out images, against their annotations alone: 0.962 of the faces at 0.008
+    false positives an image, and with every face partly covered (nets.occluders) 0.880 at 0.017; the nets
     before they learnt covered faces, 0.925 at 0.042 and 0.684 at 0.050."""
     from nets.annotations import read_webfaces
     from nets.evaluation import Tally
@@ -83,8 +83,8 @@ def test_shipped_face_detector_finds_held_out_faces_as_measured():
         plain.add(*detector.detect(image), a.boxes)
         covered.add(*detector.detect(occlude(image, a.keypoints, np.random.default_rng(k))), a.boxes)
     (recall, false_positives), (covered_recall, covered_false) = plain.at(), covered.at()
-    assert recall >= 0.93 and false_positives <= 0.05
-    assert covered_recall >= 0.84 and covered_false <= 0.06
+    assert recall >= 0.94 and false_positives <= 0.04
+    assert covered_recall >= 0.85 and covered_false <= 0.05
 
 
 KEYPOINTS = NETS["keypoints"].data
