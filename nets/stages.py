@@ -168,9 +168,9 @@ class Calibrate:
 
 class Suppress:
     """Non-maximum suppression: overlaps above `iou` go, best first; with `over_smaller`, overlaps measured over
-    the smaller box's area, so that of a box lying inside another the lower-scoring goes too. With `vote_iou`, each box kept
-    becomes the score-weighted mean of the boxes overlapping it by vote_iou or more (1 keeps it as it is but
-    for boxes identical to it)."""
+    the smaller box's area, so that where a box lies inside another the lower-scoring one goes too. With
+    `vote_iou`, each box kept becomes the score-weighted mean of the boxes overlapping it by vote_iou or more
+    (1 keeps it as it is but for boxes identical to it)."""
 
     def __init__(self, iou, vote_iou=None, over_smaller=False):
         self.iou, self.vote_iou, self.over_smaller = iou, vote_iou, over_smaller
