@@ -11,6 +11,9 @@ from nanonet.serialize import ModelFileError
 
 WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
 CASCADE_STAGES = ("net12", "cal12", "net24", "cal24", "net48", "cal48")
+# the nets that may take each stage's place: the slim 48-nets (net48s, cal48s) take the 48-nets'
+CASCADE_ARCHS = {stage: (stage,) for stage in CASCADE_STAGES} | {"net48": ("net48", "net48s"),
+                                                                 "cal48": ("cal48", "cal48s")}
 SHIPPED = {"face": tuple(f"face-{name}.npz" for name in CASCADE_STAGES),   # the CNN cascade's six nets
            "anime": {"classifier": "anime.npz", "first_stage": "anime12.npz", "calibration": "anime-cal.npz",
                      "second_stage": "anime24.npz"},
@@ -73,7 +76,7 @@ def load_cascade(paths, gpu=-1, **options):
     _check_options(CascadeDetector, options, "face")
     xp = use_device(gpu)
     kinds = ["face" if name.startswith("net") else "calibration" for name in CASCADE_STAGES]
-    return CascadeDetector(*[_net(path, xp, kind, arch) for path, kind, arch in zip(paths, kinds, CASCADE_STAGES)],
+    return CascadeDetector(*[_net(path, xp, kind, stage) for path, kind, stage in zip(paths, kinds, CASCADE_STAGES)],
                            **options)
 
 
@@ -123,16 +126,16 @@ def _check_options(detector, options, name):
         raise ValueError(f"the {name} detector has no option {', '.join(unknown)}; it takes {', '.join(known)}")
 
 
-def _net(path, xp, kind, arch=None):
+def _net(path, xp, kind, stage=None):
     """A Classifier ("face") or a calibration Net ("calibration") from a model file, on xp's device; with
-    `arch`, the file must hold that net (a cascade's files in their order)."""
+    `stage` (one of CASCADE_STAGES), the file must hold a net that may take its place."""
     from nets.detector import Classifier, Net
     from nets.registry import load_model
     from nets.samples import CALIBRATION_CLASSES
     model, normalization, f = load_model(path)
-    if arch and f.arch != arch:
-        raise ModelFileError(f"{path}: holds a {f.arch} net where the cascade's files take a {arch} net "
-                             f"(in the order {', '.join(CASCADE_STAGES)})")
+    if stage and f.arch not in CASCADE_ARCHS[stage]:
+        raise ModelFileError(f"{path}: holds a {f.arch} net where the cascade's files take a "
+                             f"{' or '.join(CASCADE_ARCHS[stage])} net (in the order {', '.join(CASCADE_STAGES)})")
     classes = f.config["classes"]
     if kind == "face" and ("face" not in classes or len(classes) != 2):
         raise ModelFileError(f"{path}: not a face / non-face classifier ({f.arch}, classes {classes[:4]})")

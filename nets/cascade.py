@@ -36,6 +36,24 @@ def net48_features(rng):
     return nn.Concat(big, nn.Sequential(nn.AvgPool2D(2), net24_features(rng)))        # 256 + 144
 
 
+def _slim48_trunk(rng):
+    # MTCNN's O-Net trunk, a third of the 48-net's multiply-adds:
+    # 48 -> conv 3x3 -> 46 -> pool 3/2 -> 23 -> conv 3x3 -> 21 -> pool 3/2 -> 10 -> conv 3x3 -> 8 -> pool 2 -> 4
+    # -> conv 2x2 -> 3; batch norm right after each convolution, where inference folds it into the weights
+    layers, channels = [], 3
+    for width, ksize, pool in ((32, 3, 3), (64, 3, 3), (64, 3, 2)):
+        layers += [nn.Conv2D(channels, width, ksize, rng=rng), nn.BatchNorm(width), nn.ReLU(),
+                   nn.MaxPool2D(pool, 2)]
+        channels = width
+    return layers + [nn.Conv2D(64, 128, 2, rng=rng), nn.BatchNorm(128), nn.ReLU()]
+
+
+def net48s_features(rng):
+    big = nn.Sequential(*_slim48_trunk(rng), nn.Linear(128 * 3 * 3, 256, rng=rng), nn.ReLU(),
+                        nn.Dropout(0.5, rng=rng))
+    return nn.Concat(big, nn.Sequential(nn.AvgPool2D(2), net24_features(rng)))        # 256 + 144
+
+
 def net12(rng, classes=2):
     return nn.Sequential(net12_features(rng), nn.Linear(16, classes, rng=rng))
 
@@ -57,6 +75,15 @@ def cal24(rng, classes=CALIBRATION_CLASSES):
 
 def net48(rng, classes=2):
     return nn.Sequential(net48_features(rng), nn.Linear(256 + 144, classes, rng=rng))
+
+
+def net48s(rng, classes=2):
+    return nn.Sequential(net48s_features(rng), nn.Linear(256 + 144, classes, rng=rng))
+
+
+def cal48s(rng, classes=CALIBRATION_CLASSES):
+    return nn.Sequential(*_slim48_trunk(rng), nn.Linear(128 * 3 * 3, 256, rng=rng), nn.ReLU(),
+                         nn.Linear(256, classes, rng=rng))
 
 
 def cal48(rng, classes=CALIBRATION_CLASSES):

@@ -93,6 +93,9 @@ NETS = {spec.name: spec for spec in [
         ("cal24", cascade.cal24, 24, "calibration", 15, 0, 3, "24-calibration-net"),
         ("net48", cascade.net48, 48, "faces", 4, 0.15, 6,
          "48-net: face / non-face at 48x48, with the 24-net's features"),
+        ("net48s", cascade.net48s, 48, "faces", 4, 0.15, 6,
+         "slim 48-net: the 48-net's place with a third of its multiply-adds (MTCNN's O-Net trunk)"),
+        ("cal48s", cascade.cal48s, 48, "calibration", 3, 0, 3, "slim 48-calibration-net (MTCNN's O-Net trunk)"),
         ("cal48", cascade.cal48, 48, "calibration", 3, 0, 3, "48-calibration-net"),
     ]
 ] + [

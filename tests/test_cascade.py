@@ -4,7 +4,9 @@ import pytest
 
 import nets
 from nanonet.kernels.windows import extract_windows
+from nanonet import serialize
 from nanonet.serialize import ModelFileError
+from nets import cascade, samples
 from nets.cascade_detector import CascadeDetector
 from nets.detector import Classifier, Net
 from nets.pyramid import pyramid_windows, scan_pyramid
@@ -143,6 +145,19 @@ def test_cascade_model_files_load_in_order(tmp_path):
         nets.load_cascade([paths[1], paths[1]])
     with pytest.raises(ModelFileError, match="2, 4 or 6"):
         nets.load_cascade(paths[:3])
+
+
+def test_the_slim_48_nets_take_the_48_nets_places(tmp_path):
+    paths = cascade_files(tmp_path)
+    for k, (name, classes) in enumerate([("net48s", samples.FACE_CLASSES), ("cal48s", samples.CALIBRATION_CLASSES)]):
+        paths[4 + k] = str(tmp_path / f"{name}.npz")
+        serialize.save(paths[4 + k], untrained_net(4 + k, getattr(cascade, name)), name,
+                       {"classes": classes, "input_size": 48}, NORM.arrays())
+    detector = nets.load_cascade(paths, threshold=0.0, threshold12=0.0, threshold24=0.0)
+    boxes, scores = detector.detect(_image(3, (60, 80)))
+    assert detector.depth == 3 and len(boxes) == len(scores) > 0
+    with pytest.raises(ModelFileError, match="holds a cal48s net where the cascade's files take a net48 or net48s"):
+        nets.load_cascade(paths[:4] + paths[5:] * 2)
 
 
 def test_a_face_is_found_once_and_the_rest_are_false_positives():
