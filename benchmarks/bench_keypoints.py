@@ -14,7 +14,8 @@
 - nets.load("keypoints") reads in two looks: the frame net on the frame, then the fine net on the crop about
   the points it found. The first look alone: the frame net's points (Keypoints.predict(refine=False)).
 - Time: ms per face on one thread, a frame given, beside MediaPipe's Face Mesh when the peers are installed
-  (benchmarks/install_peers.sh): medians over rounds in which the two take turns.
+  (benchmarks/install_peers.sh): medians over rounds in which the two take turns; and ours again with every
+  convolution on im2col, for the time that Winograd's convolutions save.
 """
 import argparse
 import os
@@ -28,6 +29,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import nanonet as nn  # noqa: E402
 import nets  # noqa: E402
 from benchmarks.common import machine_line, median_time, write_section  # noqa: E402
 from benchmarks.peers import ExternalPeer, PeerUnavailable  # noqa: E402
@@ -77,13 +79,25 @@ def detected(detector, reader, frames, points):
     return np.array(predicted), np.array(truth)
 
 
-def timings(reader, frame, rounds=3, calls=30):
+def without_winograd(call):
+    """call, with every convolution on im2col and GEMM: the time that Winograd's convolutions save."""
+    def run():
+        saved, nn.Conv2D.winograd_min_channels = nn.Conv2D.winograd_min_channels, sys.maxsize
+        try:
+            return call()
+        finally:
+            nn.Conv2D.winograd_min_channels = saved
+    return run
+
+
+def timings(reader, frame, rounds=5, calls=50):
     """({"ours", "first look", "Face Mesh"?: ms per face}, a note for the line that reports them): medians over
     `rounds` rounds of each round's median over `calls` calls on one frame, the readers taking turns in a
     round; MediaPipe's Face Mesh (468 points, tracking: its landmark net alone) when the peers are installed,
     as a ratio measured side by side."""
     readers = {"ours": lambda: median_time(lambda: reader.predict([frame]), calls)[0] * 1e3,
-               "first look": lambda: median_time(lambda: reader.predict([frame], refine=False), calls)[0] * 1e3}
+               "first look": lambda: median_time(lambda: reader.predict([frame], refine=False), calls)[0] * 1e3,
+               "im2col": without_winograd(lambda: median_time(lambda: reader.predict([frame]), calls)[0] * 1e3)}
     try:
         mesh = ExternalPeer("Face Mesh", threads=1)
         mesh.run(frame)
@@ -162,7 +176,8 @@ def main(argv=None):
              row("mean shape (training frames' mean)", mean_shape, on_frame, on_face),
              row(f"detect.py's way: the frame about the face cascade's box ({len(by_detector)} frames it finds)",
                  by_detector, None, 100 / face_boxes(by_detector_truth)[:, 2][:, None, None], by_detector_truth), "",
-             f"Ms per face on one thread: {ms['ours']:.2f} ({ms['first look']:.2f} for the first look alone)"
+             f"Ms per face on one thread: {ms['ours']:.2f} ({ms['first look']:.2f} for the first look alone, "
+             f"{ms['im2col']:.2f} with every convolution on im2col rather than Winograd's F(2x2, 3x3))"
              + peer_note + ". The training frames about the face cascade's box: "
              f"{frame_ratios[0]:.2f} by {frame_ratios[1]:.2f} box sides, centred {frame_ratios[2]:+.3f}, "
              f"{frame_ratios[3]:+.3f} sides from the box's centre (nets.keypoints.FRAMING: {FRAMING}).", "",

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from nanonet.kernels import im2col as conv
-from nanonet.kernels import pool
+from nanonet.kernels import pool, winograd
+from nanonet.layers.conv import conv2d_reference
 from tests.cases import CONV_GEOMETRIES, POOL_GEOMETRIES
 
 
@@ -31,6 +32,27 @@ def test_col2im_is_the_adjoint_of_im2col(geometry):
     lhs = (conv.im2col(x, kh, kw, sy, sx, ph, pw) * c).sum()
     rhs = (x * conv.col2im(c, h, w, sy, sx, ph, pw)).sum()
     assert lhs == pytest.approx(rhs, rel=1e-12)
+
+
+@pytest.mark.parametrize("n,c,o,h,w,pad", [(2, 3, 4, 7, 8, 0), (1, 5, 6, 9, 9, 1), (3, 2, 3, 3, 3, 0),
+                                           (2, 4, 5, 4, 6, 1), (1, 3, 2, 32, 32, 1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_winograd_transforms_match_references_and_convolve(n, c, o, h, w, pad, dtype):
+    rng = np.random.default_rng(0)
+    x, W, b = rng.normal(size=(n, c, h, w)).astype(dtype), rng.normal(size=(o, c, 3, 3)), rng.normal(size=o)
+    tiles = winograd.winograd_tiles(x, pad)
+    np.testing.assert_allclose(tiles, winograd.winograd_tiles_reference(x, pad), rtol=1e-6, atol=1e-6)
+    products = winograd.winograd_weights(W.astype(dtype)) @ tiles
+    oh, ow = h + 2 * pad - 2, w + 2 * pad - 2
+    y = winograd.winograd_outputs(products, b, n, oh, ow)
+    np.testing.assert_allclose(y, winograd.winograd_outputs_reference(products, b, n, oh, ow), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y, conv2d_reference(x, W, b, 1, pad), rtol=1e-4, atol=1e-4)
+
+
+def test_winograd_planes_lie_an_odd_number_of_cache_lines_apart():
+    for rows, cols in [(24, 256), (1, 1), (16, 64), (3, 100)]:
+        stride = winograd.planes(rows, cols, np.float32).strides[0] // 4
+        assert stride >= rows * cols and stride % 16 == 0 and stride // 16 % 2 == 1
 
 
 @pytest.mark.parametrize("geometry", POOL_GEOMETRIES)

@@ -56,6 +56,26 @@ def test_conv_forward_matches_reference(stride, pad):
                                rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("n,size,pad", [(1, 9, 1), (3, 8, 0), (1, 3, 1)])
+def test_conv_in_evaluation_takes_winograd_and_follows_its_weights(n, size, pad):
+    rng = np.random.default_rng(0)
+    layer = nn.Conv2D(16, 5, 3, pad=pad, rng=rng)
+    layer.b.data[:] = np.arange(5)
+    x = _rand(n, 16, size, size, dtype=np.float32)
+    takes = layer._takes_winograd(n, size + 2 * pad - 2, size + 2 * pad - 2)
+    assert takes == (n * ((size + 2 * pad - 1) // 2) ** 2 >= layer.winograd_min_tiles)
+    np.testing.assert_allclose(layer.forward(x), conv2d_reference(x, layer.W.data, layer.b.data, 1, pad),
+                               rtol=1e-4, atol=1e-4)
+    assert (layer._winograd is not None) == takes
+    layer.forward(x, train=True)            # a training step changes W in place: the transform must follow
+    layer.W.data *= 2
+    np.testing.assert_allclose(layer.forward(x), conv2d_reference(x, layer.W.data, layer.b.data, 1, pad),
+                               rtol=1e-4, atol=1e-4)
+    layer.W.data = layer.W.data[::-1].copy()    # new weights
+    np.testing.assert_allclose(layer.forward(x), conv2d_reference(x, layer.W.data, layer.b.data, 1, pad),
+                               rtol=1e-4, atol=1e-4)
+
+
 def test_linear_forward_matches_reference():
     layer = nn.Linear(6, 4, rng=np.random.default_rng(0))
     layer.b.data[:] = 1
