@@ -24,10 +24,11 @@
    net moves it, and scores it by the mean: the 24-cal net leaves many windows a pattern or so off their
    faces, and the 48-net's score depends on the framing (the second reading is spared the windows that the
    first leaves no chance).
-With `mirror` (the default) the 48-net and the calibration nets also read each crop's mirror image: the
-48-net's score is the mean of its face probabilities for the two (the net trained on both), and each
-calibration the mean of the two corrections, the mirror image's mirrored back: better placed boxes hit more
-faces and merge more of their duplicates.
+With `mirror` (the default) the 48-net and the 12- and 24-calibration nets also read each crop's mirror
+image: the 48-net's score is the mean of its face probabilities for the two (the net trained on both), and
+each calibration the mean of the two corrections, the mirror image's mirrored back: better placed boxes hit
+more faces and merge more of their duplicates. With `mirror_cal48` the 48-cal net does too; off by default,
+as its second reading placed no more boxes on faces and took a twentieth of the time.
 A window's score is its last net's face probability (adding the earlier nets' logits ranked faces no better).
 What each of these choices measured is in nets/weights/README.md ("Design measurements").
 `stages` stops the cascade early (1 or 2), which is how the later nets' hard negatives are mined.
@@ -46,8 +47,8 @@ class CascadeDetector(Detector):
 
     def __init__(self, net12, cal12, net24=None, cal24=None, net48=None, cal48=None, min_size=24,
                  scale_step=1.25, stride=4, threshold12=0.2, nms12=0.5, threshold24=0.2, nms24=0.5,
-                 threshold=0.6, nms_iou=0.3, vote_iou=0.3, nested=0.7, mirror=True, judge_moved=True,
-                 read_floor=0.1, stages=None):
+                 threshold=0.6, nms_iou=0.3, vote_iou=0.3, nested=0.7, mirror=True, mirror_cal48=False,
+                 judge_moved=True, read_floor=0.1, stages=None):
         check_settings(min_size, scale_step, dict(threshold12=threshold12, threshold24=threshold24,
                                                   threshold=threshold, read_floor=read_floor),
                        dict(nms12=nms12, nms24=nms24, nms_iou=nms_iou, vote_iou=vote_iou, nested=nested))
@@ -64,8 +65,9 @@ class CascadeDetector(Detector):
         if given > 1:
             found += [Judge(net24, threshold24), Calibrate(cal24, mirror), Suppress(nms24)]
         if given > 2:     # the 48-cal net moves only the windows that the crop leaves in play
-            found += [Judge(net48, threshold, mirror, moved_by=cal48 if judge_moved else None, floor=read_floor)]
-            found += [] if judge_moved else [Calibrate(cal48, mirror)]
+            found += [Judge(net48, threshold, mirror, moved_by=cal48 if judge_moved else None, floor=read_floor,
+                            mirror_moves=mirror_cal48)]
+            found += [] if judge_moved else [Calibrate(cal48, mirror_cal48)]
             found += [Suppress(nms_iou, vote_iou=vote_iou), Suppress(nested, over_smaller=True)]
         super().__init__(found)
 

@@ -112,12 +112,14 @@ class Judge:
     """The windows whose score by `net` reaches `threshold`. A window's score is the net's face probability
     for its crop, or with more views the mean over them: its `mirror` image, and with `moved_by` (a
     calibration net) the window as that net moves it (and its mirror image, with `mirror`); the windows kept
-    are then the moved ones. A later view reads only the windows whose mean over the views before reaches
+    are then the moved ones, each moved by the mean of the corrections read from its crop and its mirror
+    image with `mirror_moves`. A later view reads only the windows whose mean over the views before reaches
     `floor` (Classifier.mean_probability)."""
     reads = True
 
-    def __init__(self, net, threshold, mirror=False, moved_by=None, floor=0.0):
+    def __init__(self, net, threshold, mirror=False, moved_by=None, floor=0.0, mirror_moves=False):
         self.net, self.threshold, self.mirror, self.moved_by, self.floor = net, threshold, mirror, moved_by, floor
+        self.mirror_moves = mirror_moves
 
     def __call__(self, picture, windows):
         crops = windows.crops_of(picture, self.net.window)
@@ -125,7 +127,7 @@ class Judge:
         if len(views) == 1 and not self.moved_by:
             scores = self.net.face_probability(crops)
         else:
-            moved = Moved(picture, windows.boxes, crops, self.moved_by, self.mirror) if self.moved_by else None
+            moved = Moved(picture, windows.boxes, crops, self.moved_by, self.mirror_moves) if self.moved_by else None
             if moved:     # last: the calibration net moves only the windows that the crop leaves in play
                 views += [moved.crops, moved.mirrored][:1 + self.mirror]
             scores = self.net.mean_probability(views, len(crops), self.threshold, self.floor)

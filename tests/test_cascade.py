@@ -121,6 +121,18 @@ def test_the_48_net_also_judges_each_window_where_the_48_cal_net_moves_it():
     assert not np.allclose(np.sort(brightness(moved)), np.sort(brightness(crops)))
 
 
+@pytest.mark.parametrize("mirror_cal48", [False, True])
+def test_the_48_cal_net_reads_mirror_images_only_when_asked(mirror_cal48):
+    nets6 = _nets()
+    seen, probabilities = [], nets6[5].probabilities
+    nets6[5].probabilities = lambda crops: seen.append(crops.copy()) or probabilities(crops)
+    CascadeDetector(*nets6, threshold12=0.0, threshold24=0.0, threshold=0.0, nms12=1.0, nms24=1.0,
+                    mirror_cal48=mirror_cal48).detect(_image(1))
+    assert len(seen) == 1 + mirror_cal48
+    if mirror_cal48:
+        assert np.array_equal(seen[1], seen[0][:, :, ::-1])
+
+
 def test_images_below_the_minimum_face_and_grey_images():
     detector = CascadeDetector(*_nets(), min_size=24)
     assert detector.detect(np.zeros((20, 200), np.uint8))[0].shape == (0, 4)
