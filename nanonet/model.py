@@ -9,11 +9,13 @@ import copy
 import numpy as np
 
 from nanonet.backend import get_array_module
+from nanonet.layers.activation import LeakyReLU, ReLU
 from nanonet.layers.base import Layer, Param
 from nanonet.layers.conv import Conv2D
 from nanonet.layers.dense import Flatten, Linear
 from nanonet.layers.dropout import Dropout
 from nanonet.layers.norm import BatchNorm
+from nanonet.layers.pool import MaxPool2D
 
 
 class Sequential(Layer):
@@ -112,8 +114,10 @@ def fully_convolutional(model, input_shape, every=1):
 
 def batch_norm_folded(model):
     """An inference copy of `model` in which every BatchNorm right after a Conv2D or Linear is folded into
-    that layer: gamma * (W x + b - mean) / sqrt(var + eps) + beta = W' x + b'. Evaluation results are
-    unchanged (up to rounding) and one pass over the activations is saved; the other layers are shared."""
+    that layer: gamma * (W x + b - mean) / sqrt(var + eps) + beta = W' x + b'; and every ReLU right before a
+    MaxPool2D moves after it, to act on the pooled map (max commutes with a rising function). Evaluation
+    results are unchanged (up to rounding), a pass over the activations is saved and another shrunk; the
+    other layers are shared."""
     if isinstance(model, Concat):
         return Concat(*map(batch_norm_folded, model.branches), axis=model.axis)
     if not isinstance(model, Sequential):
@@ -122,9 +126,15 @@ def batch_norm_folded(model):
     for layer in model.layers:
         if isinstance(layer, BatchNorm) and layers and isinstance(layers[-1], (Conv2D, Linear)):
             layers[-1] = _folded(layers[-1], layer)
+        elif isinstance(layer, MaxPool2D) and layers and _rising(layers[-1]):
+            layers.insert(-1, layer)
         else:
             layers.append(batch_norm_folded(layer))
     return Sequential(*layers)
+
+
+def _rising(layer):
+    return type(layer) is ReLU or type(layer) is LeakyReLU and layer.slope >= 0
 
 
 def _folded(layer, norm):

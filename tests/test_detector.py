@@ -19,6 +19,7 @@ from nets.pyramid import joined, octaves, pyramid, pyramid_windows, scan_pyramid
 from nets.stages import as_rgb, calibrated, voted
 from nets import cascade
 from nets.frg import anime12, anime24, frgnet_slim
+from nets.keypoints import keypoints_net
 from tests.cases import NORM, untrained_net
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,8 +52,10 @@ def test_window_extraction_matches_the_reference():
     np.testing.assert_array_equal(extract_windows(image, [[7, 9, 8, 8]], 8)[0], image[9:17, 7:15])
 
 
-# net48 keeps the batch norm that follows a pool: a negative gamma would turn the max into a min
-@pytest.mark.parametrize("build,side,kept", [(frgnet_slim, 64, 0), (anime12, 12, 0), (cascade.net48, 48, 1)])
+# net48 keeps the batch norm that follows a pool: a negative gamma would turn the max into a min. In net48s
+# and the keypoints net each ReLU before a pool moves after it.
+@pytest.mark.parametrize("build,side,kept", [(frgnet_slim, 64, 0), (anime12, 12, 0), (cascade.net48, 48, 1),
+                                             (cascade.net48s, 48, 0), (keypoints_net, 64, 0)])
 def test_batch_norm_folded_net_predicts_the_same(build, side, kept):
     model = untrained_net(2, build)
     rng = np.random.default_rng(3)
@@ -64,6 +67,8 @@ def test_batch_norm_folded_net_predicts_the_same(build, side, kept):
     expected, before = model.predict(x), [p.data.copy() for _, p in model.named_params()]
     folded = batch_norm_folded(model)
     assert sum(isinstance(layer, nn.BatchNorm) for _, layer in folded.named_layers()) == kept
+    chain = [layer for _, layer in folded.named_layers()]
+    assert not any(isinstance(a, nn.ReLU) and isinstance(b, nn.MaxPool2D) for a, b in zip(chain, chain[1:]))
     np.testing.assert_allclose(folded.predict(x), expected, rtol=1e-4, atol=1e-4)
     assert all(np.array_equal(a, p.data) for a, (_, p) in zip(before, model.named_params()))   # untouched
 
