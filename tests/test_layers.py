@@ -76,6 +76,18 @@ def test_conv_in_evaluation_takes_winograd_and_follows_its_weights(n, size, pad)
                                rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("n", [1, 4])
+def test_linear_in_evaluation_follows_its_weights(n):
+    layer = nn.Linear(6, 4, rng=np.random.default_rng(0))
+    x = _rand(n, 6, dtype=np.float32)
+    np.testing.assert_allclose(layer.forward(x), linear_reference(x, layer.W.data, layer.b.data), rtol=1e-5)
+    layer.forward(x, train=True)            # a training step changes W in place: the kept W^T must follow
+    layer.W.data *= 2
+    np.testing.assert_allclose(layer.forward(x), linear_reference(x, layer.W.data, layer.b.data), rtol=1e-5)
+    layer.W.data = layer.W.data[::-1].copy()    # new weights
+    np.testing.assert_allclose(layer.forward(x), linear_reference(x, layer.W.data, layer.b.data), rtol=1e-5)
+
+
 def test_linear_forward_matches_reference():
     layer = nn.Linear(6, 4, rng=np.random.default_rng(0))
     layer.b.data[:] = 1

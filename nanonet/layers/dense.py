@@ -7,12 +7,17 @@ from nanonet.layers.base import Layer, Param
 
 
 class Linear(Layer):
-    """y = x W^T + b.  x: (N, in) -> y: (N, out); W: (out, in), b: (out,). Wider inputs are flattened."""
+    """y = x W^T + b.  x: (N, in) -> y: (N, out); W: (out, in), b: (out,). Wider inputs are flattened.
+
+    In evaluation on the CPU the GEMM reads a C-contiguous copy of W^T, kept until W changes or the layer
+    trains: given W^T as a transposed view, BLAS repacks it on every call, which took 2 to 3 times as long
+    for the few rows (windows) that a detector's last stages read."""
 
     def __init__(self, in_size, out_size, nobias=False, initializer="he", rng=None, dtype=np.float32):
         self.in_size, self.out_size = in_size, out_size
         self.W = Param(initialize(initializer, rng, (out_size, in_size), in_size, out_size, dtype))
         self.b = None if nobias else Param(np.zeros(out_size, dtype=dtype))
+        self._transposed = None     # (the W it was copied from, W^T C-contiguous)
 
     def config(self):
         return dict(in_size=self.in_size, out_size=self.out_size, nobias=self.b is None)
@@ -23,10 +28,19 @@ class Linear(Layer):
         if x.shape[1] != self.in_size:
             raise ValueError(f"Linear expects {self.in_size} input features, got shape {self._in_shape}")
         self._x = x
-        y = x @ self.W.data.T
+        y = x @ self._weights_transposed(train)
         if self.b is not None:
             y += self.b.data
         return y
+
+    def _weights_transposed(self, train):
+        W = self.W.data
+        if train or get_array_module(W) is not np:
+            self._transposed = None     # the weights are about to change
+            return W.T
+        if self._transposed is None or self._transposed[0] is not W:
+            self._transposed = (W, np.ascontiguousarray(W.T))
+        return self._transposed[1]
 
     def backward(self, gy):
         xp = get_array_module(gy)
