@@ -38,6 +38,16 @@ class Layer:
     def __call__(self, x, train=False):
         return self.forward(x, train)
 
+    def _kept(self, name, param, make):
+        """make(param.data), kept in the attribute `name` as (param.data, result) until param.data is
+        replaced: what evaluation derives from the weights once. A training forward sets the attribute to
+        None, as an optimizer then changes the weights in place."""
+        kept = getattr(self, name)
+        if kept is None or kept[0] is not param.data:
+            kept = (param.data, make(param.data))
+            setattr(self, name, kept)
+        return kept[1]
+
     def children(self):
         """(name, layer) pairs of the layers this one contains."""
         return ()

@@ -104,14 +104,13 @@ class Conv2D(Layer):
                 and self.in_channels >= self.winograd_min_channels and n * th * tw >= self.winograd_min_tiles)
 
     def _forward_winograd(self, x, oh, ow):
-        if self._winograd is None or self._winograd[0] is not self.W.data:
-            self._winograd = (self.W.data, winograd.winograd_weights(self.W.data))
+        U = self._kept("_winograd", self.W, winograd.winograd_weights)
         n, c = x.shape[:2]
         o, tiles = self.out_channels, n * int(np.prod(winograd.tile_grid(oh, ow)))
         memory = {name: self._store(name, winograd.planes_size(rows, tiles), x.dtype, np)
                   for name, rows in (("tiles", c), ("products", o))}
         v = winograd.winograd_tiles(x, self.pad[0], memory["tiles"])
-        m = np.matmul(self._winograd[1], v, out=winograd.planes(o, tiles, x.dtype, memory["products"]))
+        m = np.matmul(U, v, out=winograd.planes(o, tiles, x.dtype, memory["products"]))
         return winograd.winograd_outputs(m, None if self.b is None else self.b.data, n, oh, ow)
 
     def backward(self, gy):

@@ -34,13 +34,10 @@ class Linear(Layer):
         return y
 
     def _weights_transposed(self, train):
-        W = self.W.data
-        if train or get_array_module(W) is not np:
+        if train or get_array_module(self.W.data) is not np:
             self._transposed = None     # the weights are about to change
-            return W.T
-        if self._transposed is None or self._transposed[0] is not W:
-            self._transposed = (W, np.ascontiguousarray(W.T))
-        return self._transposed[1]
+            return self.W.data.T
+        return self._kept("_transposed", self.W, lambda W: np.ascontiguousarray(W.T))
 
     def backward(self, gy):
         xp = get_array_module(gy)
