@@ -69,10 +69,10 @@ def test_default_detector_finds_the_astronaut():
 
 @needs_webfaces
 def test_shipped_face_detector_finds_held_out_faces_as_measured():
-    """Measured on the first 120 held-out images, against their annotations alone: 0.955 of the 133 faces at
-    0.017 false positives an image, and with every face partly covered (nets.occluders) 0.880 at 0.042 (0.895
-    at 0.025 with the 48-cal net reading mirror images too, mirror_cal48); the paper's 48-net, 0.962 at 0.008
-    and 0.880 at 0.017; the nets before they learnt covered faces, 0.925 at 0.042 and 0.684 at 0.050."""
+    """Measured on the first 120 held-out images, against their annotations alone: 0.970 of the 133 faces at
+    0.017 false positives an image, and with every face partly covered (nets.occluders) 0.902 at 0.050; the
+    nets before they learnt photometric changes, 0.955 at 0.017 and 0.880 at 0.042; the paper's 48-net, 0.962
+    at 0.008 and 0.880 at 0.017; the nets before they learnt covered faces, 0.925 at 0.042 and 0.684 at 0.050."""
     from nets.annotations import read_webfaces
     from nets.evaluation import Tally
     from nets.occluders import occlude
@@ -84,8 +84,8 @@ def test_shipped_face_detector_finds_held_out_faces_as_measured():
         plain.add(*detector.detect(image), a.boxes)
         covered.add(*detector.detect(occlude(image, a.keypoints, np.random.default_rng(k))), a.boxes)
     (recall, false_positives), (covered_recall, covered_false) = plain.at(), covered.at()
-    assert recall >= 0.94 and false_positives <= 0.04
-    assert covered_recall >= 0.85 and covered_false <= 0.05
+    assert recall >= 0.95 and false_positives <= 0.04
+    assert covered_recall >= 0.88 and covered_false <= 0.06
 
 
 KEYPOINTS = NETS["keypoints"].data
