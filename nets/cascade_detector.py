@@ -40,8 +40,9 @@ from nets.stages import Calibrate, Detector, Judge, Scan, Suppress
 
 class CascadeDetector(Detector):
     """Defaults picked on bench_face.py's tuning table: the most held-out WebFaces faces found at no more than
-    0.05 false positives an image (faces the annotations miss not counted), then the fewest detections on its
-    pictures without faces, people's bodies among them (boxes on clothing and hands mostly score 0.5-0.8).
+    0.04 false positives an image (faces the annotations miss not counted; the target's 0.05 less a margin for
+    pictures unlike them), then the fewest detections on its pictures without faces, people's bodies among
+    them (boxes on clothing and hands mostly score 0.5-0.8).
     `read_floor` spares the later views (mirror image, moved window) the windows that the views before score
     below it, for time."""
 
