@@ -11,8 +11,9 @@ from nanonet.serialize import ModelFileError
 
 WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
 CASCADE_STAGES = ("net12", "cal12", "net24", "cal24", "net48", "cal48")
-# the nets that may take each stage's place: the slim 48-nets (net48s, cal48s) take the 48-nets'
-CASCADE_ARCHS = {stage: (stage,) for stage in CASCADE_STAGES} | {"net48": ("net48", "net48s"),
+# the nets that may take each stage's place: the slim 24- and 48-nets (net24s, net48s, cal48s) take the full ones'
+CASCADE_ARCHS = {stage: (stage,) for stage in CASCADE_STAGES} | {"net24": ("net24", "net24s"),
+                                                                 "net48": ("net48", "net48s"),
                                                                  "cal48": ("cal48", "cal48s")}
 SHIPPED = {"face": tuple(f"face-{name}.npz" for name in CASCADE_STAGES),   # the CNN cascade's six nets
            "anime": {"classifier": "anime.npz", "first_stage": "anime12.npz", "calibration": "anime-cal.npz",

@@ -4,7 +4,8 @@ The 24- and 48-nets are multi-resolution: a branch sees the input downsampled by
 runs the next smaller net's trunk, whose dense features join the big trunk's before the last layer. The
 branches train together with the rest. One change from the paper: the 48-calibration net pools after its
 second convolution too, which shrinks its dense layer from 5.3M to 1.3M weights, so that all six nets
-ship in under 20 MB. The calibration nets carry no dropout (see cal24).
+ship in under 20 MB. The calibration nets carry no dropout (see cal24). The slim nets take the full ones'
+places for less time: net24s has half the 24-net's filters, net48s and cal48s MTCNN's O-Net trunk.
 """
 import nanonet as nn
 from nets.samples import CALIBRATION_PATTERNS
@@ -21,10 +22,10 @@ def net12_features(rng):
     return nn.Sequential(*_trunk12(rng), nn.Linear(16 * 5 * 5, 16, rng=rng), nn.ReLU())
 
 
-def net24_features(rng):
+def net24_features(rng, width=64):
     # 24 -> conv 5x5 -> 20 -> pool 3/2 -> 10
-    big = nn.Sequential(nn.Conv2D(3, 64, 5, rng=rng), nn.MaxPool2D(3, 2), nn.ReLU(),
-                        nn.Linear(64 * 10 * 10, 128, rng=rng), nn.ReLU(), nn.Dropout(0.5, rng=rng))
+    big = nn.Sequential(nn.Conv2D(3, width, 5, rng=rng), nn.MaxPool2D(3, 2), nn.ReLU(),
+                        nn.Linear(width * 10 * 10, 128, rng=rng), nn.ReLU(), nn.Dropout(0.5, rng=rng))
     return nn.Concat(big, nn.Sequential(nn.AvgPool2D(2), net12_features(rng)))        # 128 + 16
 
 
@@ -65,6 +66,11 @@ def cal12(rng, classes=CALIBRATION_CLASSES):
 
 def net24(rng, classes=2):
     return nn.Sequential(net24_features(rng), nn.Linear(128 + 16, classes, rng=rng))
+
+
+def net24s(rng, classes=2):
+    # half the 24-net's filters: half its multiply-adds, for the stage that reads the most windows after the 12-net
+    return nn.Sequential(net24_features(rng, width=32), nn.Linear(128 + 16, classes, rng=rng))
 
 
 def cal24(rng, classes=CALIBRATION_CLASSES):

@@ -47,7 +47,7 @@ class CascadeDetector(Detector):
     below it, for time."""
 
     def __init__(self, net12, cal12, net24=None, cal24=None, net48=None, cal48=None, min_size=24,
-                 scale_step=1.25, stride=4, threshold12=0.2, nms12=0.5, threshold24=0.2, nms24=0.5,
+                 scale_step=1.25, stride=4, threshold12=0.2, nms12=0.5, threshold24=0.15, nms24=0.5,
                  threshold=0.5, nms_iou=0.3, vote_iou=0.3, nested=0.7, mirror=True, mirror_cal48=False,
                  judge_moved=True, read_floor=0.1, stages=None):
         check_settings(min_size, scale_step, dict(threshold12=threshold12, threshold24=threshold24,

@@ -90,6 +90,7 @@ NETS = {spec.name: spec for spec in [
         ("cal12", cascade.cal12, 12, "calibration", 45, 0, 10, "12-calibration-net: 45 window corrections"),
         ("net24", cascade.net24, 24, "faces", 4, 0.15, 5,
          "24-net: face / non-face at 24x24, with the 12-net's features"),
+        ("net24s", cascade.net24s, 24, "faces", 4, 0.15, 5, "slim 24-net: the 24-net's place with half its filters"),
         ("cal24", cascade.cal24, 24, "calibration", 15, 0, 3, "24-calibration-net"),
         ("net48", cascade.net48, 48, "faces", 4, 0.15, 6,
          "48-net: face / non-face at 48x48, with the 24-net's features"),

@@ -159,12 +159,13 @@ def test_cascade_model_files_load_in_order(tmp_path):
         nets.load_cascade(paths[:3])
 
 
-def test_the_slim_48_nets_take_the_48_nets_places(tmp_path):
+def test_the_slim_nets_take_the_full_nets_places(tmp_path):
     paths = cascade_files(tmp_path)
-    for k, (name, classes) in enumerate([("net48s", samples.FACE_CLASSES), ("cal48s", samples.CALIBRATION_CLASSES)]):
-        paths[4 + k] = str(tmp_path / f"{name}.npz")
-        serialize.save(paths[4 + k], untrained_net(4 + k, getattr(cascade, name)), name,
-                       {"classes": classes, "input_size": 48}, NORM.arrays())
+    for k, name, classes in [(2, "net24s", samples.FACE_CLASSES), (4, "net48s", samples.FACE_CLASSES),
+                             (5, "cal48s", samples.CALIBRATION_CLASSES)]:
+        paths[k] = str(tmp_path / f"{name}.npz")
+        serialize.save(paths[k], untrained_net(k, getattr(cascade, name)), name,
+                       {"classes": classes, "input_size": SIDES[k]}, NORM.arrays())
     detector = nets.load_cascade(paths, threshold=0.0, threshold12=0.0, threshold24=0.0)
     boxes, scores = detector.detect(_image(3, (60, 80)))
     assert detector.depth == 3 and len(boxes) == len(scores) > 0
