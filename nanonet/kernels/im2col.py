@@ -38,6 +38,8 @@ def im2col(x, kh, kw, sy, sx, ph, pw, out=None):
     if xp is np:
         if _batch_inner(out):
             _im2col_batch_inner_cpu(x, kh, kw, sy, sx, ph, pw, out.transpose(1, 2, 3, 0, 4, 5))
+        elif sy == sx == 2 and ph == pw == 0:
+            _im2col_phases_cpu(_phases_cpu(x), out)
         else:
             _im2col_cpu(x, kh, kw, sy, sx, ph, pw, out)
     else:
@@ -103,6 +105,36 @@ def _im2col_cpu(x, kh, kw, sy, sx, ph, pw, col):
         for i in range(kh):
             for j in range(kw):
                 _read_tap(x[b, ch], col[b, ch, i, j], i, j, sy, sx, ph, pw)
+
+
+@njit(parallel=True, cache=True)
+def _phases_cpu(x):
+    """x (N, C, H, W) -> (2, 2, N, C, ceil(H / 2), ceil(W / 2)): [p, q] holds x[:, :, p::2, q::2] (zero where
+    an odd size leaves a phase short)."""
+    n, c, h, w = x.shape
+    phases = np.zeros((2, 2, n, c, (h + 1) // 2, (w + 1) // 2), dtype=x.dtype)
+    for nc in prange(n * c):
+        b, ch = nc // c, nc % c
+        for iy in range(h):
+            for ix in range(w):
+                phases[iy % 2, ix % 2, b, ch, iy // 2, ix // 2] = x[b, ch, iy, ix]
+    return phases
+
+
+@njit(parallel=True, cache=True)
+def _im2col_phases_cpu(phases, col):
+    """im2col at stride 2 without padding, from _phases_cpu(x): tap (i, j) reads phase (i % 2, j % 2) at stride
+    1, offset by (i // 2, j // 2). Reading every other pixel of x is a gather that the compiler does not
+    vectorise; read so, the 12-net's scan takes its columns in a third of the time."""
+    n, c, kh, kw, oh, ow = col.shape
+    for nc in prange(n * c):
+        b, ch = nc // c, nc % c
+        for i in range(kh):
+            for j in range(kw):
+                plane, tap = phases[i % 2, j % 2, b, ch], col[b, ch, i, j]
+                for oy in range(oh):
+                    for ox in range(ow):
+                        tap[oy, ox] = plane[oy + i // 2, ox + j // 2]
 
 
 @njit(parallel=True, cache=True)
