@@ -109,10 +109,10 @@ def _im2col_cpu(x, kh, kw, sy, sx, ph, pw, col):
 
 @njit(parallel=True, cache=True)
 def _phases_cpu(x):
-    """x (N, C, H, W) -> (2, 2, N, C, ceil(H / 2), ceil(W / 2)): [p, q] holds x[:, :, p::2, q::2] (zero where
-    an odd size leaves a phase short)."""
+    """x (N, C, H, W) -> (2, 2, N, C, ceil(H / 2), ceil(W / 2)): [p, q] holds x[:, :, p::2, q::2]. Where an odd
+    size leaves a phase short, its last row or column is left unset: no tap of an unpadded convolution reads it."""
     n, c, h, w = x.shape
-    phases = np.zeros((2, 2, n, c, (h + 1) // 2, (w + 1) // 2), dtype=x.dtype)
+    phases = np.empty((2, 2, n, c, (h + 1) // 2, (w + 1) // 2), dtype=x.dtype)
     for nc in prange(n * c):
         b, ch = nc // c, nc % c
         for iy in range(h):
