@@ -12,6 +12,7 @@ from nanonet.serialize import ModelFileError
 WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
 CASCADE_STAGES = ("net12", "cal12", "net24", "cal24", "net48", "cal48")
 # the nets that may take each stage's place: the slim 24- and 48-nets (net24s, net48s, cal48s) take the full ones'
+# places
 CASCADE_ARCHS = {stage: (stage,) for stage in CASCADE_STAGES} | {"net24": ("net24", "net24s"),
                                                                  "net48": ("net48", "net48s"),
                                                                  "cal48": ("cal48", "cal48s")}
