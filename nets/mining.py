@@ -8,6 +8,7 @@ import numpy as np
 
 import nets
 from nanonet import serialize
+from nanonet.data.augment import cel_shaded
 from nanonet.data.datasets import ArrayDataset, ConcatDataset, DataError
 from nanonet.data.image import read_image
 from nanonet.progress import Progress
@@ -84,13 +85,15 @@ def cascade_negatives(model_paths, images, size, seed, per_image, threshold=None
     return crops
 
 
-def scene_negatives(train_set, models, size, seed, scenes, misframed=0, photos=(), per_photo=20, stages=None):
+def scene_negatives(train_set, models, size, seed, scenes, misframed=0, photos=(), per_photo=20, stages=None,
+                    cel=False):
     """Crops that the detector of any of `models` (model files, or a shipped detector's name; its first
     `stages` stages, for a later stage's net) wrongly accepts in scenes composed from train_set's own crops
     (so the validation images stay unseen), and `misframed`
     windows about each face of those scenes that cut it badly (IoU 0.1-0.4). `photos` (Annotated) are mined
     too, at most per_photo windows each, away from every annotated face: hands, clothing and bodies, which
-    a crop data set of faces and plain backgrounds lacks."""
+    a crop data set of faces and plain backgrounds lacks. With `cel`, the photos are mined once more, cel-shaded
+    (flat colours, dark outlines): collars, bows and hands drawn as illustrations draw them."""
     composed = compose_scenes(train_set, scenes, np.random.default_rng([seed, 1]),
                               face_class=train_set.classes.index("face"))
     rng = np.random.default_rng([seed, 2])
@@ -102,7 +105,10 @@ def scene_negatives(train_set, models, size, seed, scenes, misframed=0, photos=(
             raise DataError(f"--hard-negatives {model}: {e}")
         for name, source, count, cap in (("composed scenes", composed, scenes, None),
                                          ("photographs", ((read_image(a.path), a.boxes) for a in photos),
-                                          len(photos), per_photo)):
+                                          len(photos), per_photo),
+                                         ("cel-shaded photographs",
+                                          ((cel_shaded(read_image(a.path)), a.boxes) for a in photos),
+                                          len(photos) if cel else 0, per_photo)):
             if not count:
                 continue
             bar = Progress(count, "mining hard negatives", unit="image")

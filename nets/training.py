@@ -277,6 +277,9 @@ def parse_args(argv, description=None):
                         "annotations.csv and images/; the cascade's split, a tenth held out by file name) away "
                         "from every annotated face, at most --mine-per-image windows each")
     p.add_argument("--mine-photos", type=int, default=1000, help="--negative-photos images to mine (default 1000)")
+    p.add_argument("--cel-shaded", action="store_true",
+                   help="mine the --negative-photos images once more, each drawn cel-shaded (flat colours, dark "
+                        "outlines): clothing and hands as illustrations draw them")
     p.add_argument("--misframed", type=int, default=0, metavar="K",
                    help="scene mining: also K windows about each face that cut it badly (IoU 0.1-0.4), as "
                         "non-faces (default 0)")
@@ -420,6 +423,8 @@ def check_data_options(spec, args):
     if args.negative_photos and (spec.samples or not args.hard_negatives):
         raise DataError("--negative-photos adds to the mining of composed scenes: give --hard-negatives, "
                         "for a net trained on crops")
+    if args.cel_shaded and not args.negative_photos:
+        raise DataError("--cel-shaded draws the --negative-photos images anew: give --negative-photos too")
     if args.misframed and (spec.samples or not args.hard_negatives):
         raise DataError("--misframed cuts windows in the scenes composed for mining: give --hard-negatives, "
                         "for a net trained on crops")
@@ -440,7 +445,7 @@ def miner(spec, args, train_set, train_images):
     photos = negative_photos(args.negative_photos, FAST_IMAGES if args.fast else args.mine_photos)
     return functools.partial(scene_negatives, train_set, args.hard_negatives.split(","), spec.input_size,
                              args.seed, 2 if args.fast else args.mine_scenes, args.misframed, photos,
-                             args.mine_per_image, args.mine_stages)
+                             args.mine_per_image, args.mine_stages, args.cel_shaded)
 
 
 def plain_framing(spec):

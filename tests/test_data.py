@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nanonet.data.augment import Augment, hflip, rot90
+from nanonet.data.augment import OUTLINE, Augment, cel_shaded, hflip, rot90
 from nanonet.data.datasets import (ArrayDataset, ConcatDataset, DataError, FolderDataset, ListDataset, open_dataset,
                                    split_by_name)
 from nanonet.data.image import ImageError, read_image
@@ -156,6 +156,25 @@ def test_grey_turns_an_image_into_its_luma_in_every_channel_with_its_probability
     plain = Augment(flip=True, shift=0.1)
     np.testing.assert_array_equal(plain(image, np.random.default_rng(2))[0],
                                   Augment(flip=True, shift=0.1, grey=0.0)(image, np.random.default_rng(2))[0])
+
+
+def test_cel_shaded_draws_flat_colours_with_dark_outlines_the_same_each_time():
+    rng = np.random.default_rng(0)
+    image = np.zeros((60, 80, 3), np.uint8)
+    image[:, :40] = [200, 40, 40]                                   # two areas, red and blue, shaded with noise
+    image[:, 40:] = [40, 60, 200]
+    image = np.clip(image + rng.normal(0, 6, image.shape), 0, 255).astype(np.uint8)
+    kept = image.copy()
+    drawn = cel_shaded(image, colours=4)
+    np.testing.assert_array_equal(image, kept)                      # the input stays untouched
+    np.testing.assert_array_equal(drawn, cel_shaded(image, colours=4))
+    assert drawn.shape == image.shape and drawn.dtype == np.uint8
+    assert len(np.unique(drawn.reshape(-1, 3), axis=0)) <= 4 + 1    # the colours and the outline
+    outline = (drawn == OUTLINE).all(axis=2)
+    assert outline[:, 38:42].any(axis=1).all()                      # an outline on every row of the edge
+    assert not outline[:, :30].any() and not outline[:, 50:].any()  # no outline within a flat area
+    left, right = drawn[5:-5, 5:30].reshape(-1, 3), drawn[5:-5, 50:75].reshape(-1, 3)
+    assert abs(left.astype(int) - [200, 40, 40]).max() <= 8 and abs(right.astype(int) - [40, 60, 200]).max() <= 8
 
 
 def test_batches_are_the_same_with_and_without_prefetch(folders):

@@ -217,8 +217,15 @@ def test_photographs_are_mined_beside_the_composed_scenes(tmp_path):
     mined = int(line.split()[1])
     training = lambda result: int(result.stdout.split(" training")[0].split()[-1])  # noqa: E731
     assert 0 < mined <= 3 * 2 and training(both) == training(scenes) + mined
+    # --cel-shaded mines each photograph once more, drawn: as many windows again at most
+    drawn = train_py(*args, "--negative-photos", str(photos), "--mine-per-image", "3", "--cel-shaded")
+    assert drawn.returncode == 0, drawn.stderr
+    line = next(line for line in drawn.stdout.splitlines() if line.endswith("cel-shaded photographs"))
+    assert 0 < int(line.split()[1]) <= 3 * 2 and training(drawn) == training(both) + int(line.split()[1])
     alone = train_py("--net", "frg64s", "--data", str(data), "--fast", "--negative-photos", str(photos))
     assert alone.returncode == 2 and "--negative-photos" in alone.stderr
+    undrawn = train_py(*args, "--cel-shaded")
+    assert undrawn.returncode == 2 and "--cel-shaded" in undrawn.stderr and "Traceback" not in undrawn.stderr
 
 
 def test_calibration_samples_from_scenes_composed_of_each_split_apart(tmp_path):

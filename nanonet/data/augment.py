@@ -7,6 +7,8 @@ import numpy as np
 
 from nanonet.kernels.windows import extract_windows
 
+OUTLINE = 25  # cel_shaded's outline colour: near black, as inked lines are
+
 
 def hflip(image, keypoints=None, flip_pairs=()):
     """Mirror left-right. Left and right keypoints (index pairs) swap, so 'left eye' stays a left eye."""
@@ -71,6 +73,21 @@ def brightness_contrast(image, brightness=0.0, contrast=1.0):
 def grey(image):
     """The image's luma (ITU-R BT.601 weights, as OpenCV's RGB2GRAY) in all three channels."""
     return np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
+
+
+def cel_shaded(image, colours=8):
+    """uint8 (H, W, 3) image drawn as an illustration is: flat areas of `colours` colours with dark outlines.
+    Mean-shift filtering flattens the shading, k-means picks the colours (started from luma quantiles, so the
+    result is the same on every run), and Canny's edges between the flat areas become the outlines."""
+    flat = cv2.pyrMeanShiftFiltering(np.ascontiguousarray(image), 8, 24)
+    luma = cv2.cvtColor(flat, cv2.COLOR_RGB2GRAY).ravel()
+    first = np.searchsorted(np.quantile(luma, np.linspace(0, 1, colours + 1)[1:-1]), luma).astype(np.int32)
+    _, labels, centres = cv2.kmeans(flat.reshape(-1, 3).astype(np.float32), colours, first[:, None].copy(),
+                                    (cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0), 1, cv2.KMEANS_USE_INITIAL_LABELS)
+    flat = centres.round().astype(np.uint8)[labels.ravel()].reshape(image.shape)
+    outlines = cv2.Canny(flat, 50, 150) > 0      # the strongest of the three channels: edges between hues too
+    flat[outlines] = OUTLINE
+    return flat
 
 
 def jpeg(image, quality):
