@@ -167,10 +167,11 @@ class Classifier(Net):
 
 
 class SlidingWindowDetector(Detector):
-    """Defaults tuned on scenes composed from held-out crops (seeds 3 to 6, and 3 to 12 for the calibration
-    and the threshold; nets/weights/README.md), none of them benchmarks/bench_anime.py's."""
+    """Defaults tuned on scenes composed from held-out crops (seeds 3 to 6, 3 to 12 for the calibration, 4 to 9
+    for the threshold, with cel-shaded training photographs; nets/weights/README.md), none of them
+    benchmarks/bench_anime.py's."""
 
-    def __init__(self, classifier, first_stage=None, calibration=None, second_stage=None, min_size=48, threshold=0.9,
+    def __init__(self, classifier, first_stage=None, calibration=None, second_stage=None, min_size=48, threshold=0.85,
                  nms_iou=0.1, scale_step=1.25, method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.3,
                  proposal_iou=0.7, mirror=True, vote_iou=1.0, merge_iou=0.8, second_threshold=0.1, stages=None):
         check_settings(min_size, scale_step, dict(threshold=threshold, proposal_threshold=proposal_threshold,

@@ -119,7 +119,7 @@ def test_help_shows_defaults():
     from nets.detector import default_setting
     shown = " ".join(_detect("--help").stdout.split())
     assert "(default: 200.0)" in shown
-    assert f"{default_setting(CascadeDetector, 'threshold'):g} for faces, 0.9 for anime" in shown
+    assert f"{default_setting(CascadeDetector, 'threshold'):g} for faces, 0.85 for anime" in shown
     assert "(default: 0)" in train_py("--help").stdout
 
 

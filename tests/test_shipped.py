@@ -31,7 +31,7 @@ def test_shipped_anime_classifier_is_at_least_97_percent_accurate_on_held_out_cr
     assert _held_out_accuracy(detector.classifier, 64) >= 0.97
 
 
-def _anime_recall_and_false_positives(detector, scenes=40):
+def _anime_recall_and_false_positives(detector, scenes=200):
     """On a fixed sample of scenes composed from the held-out crops: (recall at IoU 0.5, false positives)."""
     from nanonet.kernels.nms import iou
     from nets.scenes import compose_scenes
@@ -47,10 +47,28 @@ def _anime_recall_and_false_positives(detector, scenes=40):
 
 @needs_data
 def test_shipped_anime_detector_finds_pasted_faces_as_measured():
-    """Measured on this sample: 0.968 of 188 faces, no false positive; 0.926 with calibration switched off."""
+    """Measured on this sample: 0.958 of 992 faces with 1 false positive; the classifier shipped before it learnt
+    drawn photographs (below), 0.958 with 3 at its threshold of 0.9."""
     detector = nets.load("anime")
     recall, false = _anime_recall_and_false_positives(detector)
-    assert recall >= 0.95 and false <= 2
+    assert recall >= 0.95 and false <= 4
+
+
+@needs_webfaces
+def test_shipped_anime_detector_boxes_no_drawn_clothing_or_hands_as_measured():
+    """Photographs drawn as illustrations are drawn (nanonet.data.augment.cel_shaded) show collars, bows, hands
+    and sleeves, and no anime face. Measured on the first 100 held-out images, boxes away from their faces:
+    none; the classifier shipped before it learnt such photographs, 8 at its threshold of 0.9 (11 at 0.85)."""
+    from nanonet.data.augment import cel_shaded
+    from nanonet.kernels.nms import iou
+    from nets.annotations import read_webfaces
+    from nets.samples import split_images
+    _, val = split_images(read_webfaces(WEBFACES), 0.1)
+    detector, false = nets.load("anime"), 0
+    for a in val[:100]:
+        boxes, _ = detector.detect(cel_shaded(read_image(a.path)))
+        false += sum(not len(a.boxes) or iou(b, a.boxes).max() < 0.3 for b in boxes)
+    assert false <= 2
 
 
 def test_default_detector_finds_the_astronaut():
