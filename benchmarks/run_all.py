@@ -29,6 +29,7 @@ SCRIPTS = [
     ("bench_data.py", [], ["--batches", "2", "--rounds", "1"]),
     ("bench_anime.py", [], ["--scenes", "2", "--photos", "2"]),
     ("bench_face.py", [], ["--images", "4", "--timing", "2"]),
+    ("bench_tilt.py", [], ["--images", "2", "--scenes", "2"]),
     ("bench_throughput.py", [], ["--images", "1", "--rounds", "1", "--sizes", "640x480"]),
     ("bench_batch.py", [], ["--images", "4", "--repeats", "1"]),
     ("bench_smile.py", [], ["--images", "10", "--crops", "30"]),

@@ -49,7 +49,7 @@ class CascadeDetector(Detector):
     def __init__(self, net12, cal12, net24=None, cal24=None, net48=None, cal48=None, min_size=24,
                  scale_step=1.25, stride=4, threshold12=0.2, nms12=0.5, threshold24=0.15, nms24=0.5,
                  threshold=0.5, nms_iou=0.3, vote_iou=0.3, nested=0.7, mirror=True, mirror_cal48=False,
-                 judge_moved=True, read_floor=0.1, stages=None):
+                 judge_moved=True, read_floor=0.1, stages=None, tilts=()):
         check_settings(min_size, scale_step, dict(threshold12=threshold12, threshold24=threshold24,
                                                   threshold=threshold, read_floor=read_floor),
                        dict(nms12=nms12, nms24=nms24, nms_iou=nms_iou, vote_iou=vote_iou, nested=nested))
@@ -70,7 +70,7 @@ class CascadeDetector(Detector):
                             mirror_moves=mirror_cal48)]
             found += [] if judge_moved else [Calibrate(cal48, mirror_cal48)]
             found += [Suppress(nms_iou, vote_iou=vote_iou), Suppress(nested, over_smaller=True)]
-        super().__init__(found)
+        super().__init__(found, tilts=tilts)
 
     def predict_proba(self, crops):
         """Face probability of each uint8 (N, 48, 48, 3) crop, by the last stage's net."""

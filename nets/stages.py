@@ -17,6 +17,7 @@ Every crop, whichever stage reads it, is cut by Picture.cut.
 import os
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from nanonet.data.image import read_image
@@ -209,19 +210,76 @@ def first_nets(stages, count):
 
 class Detector:
     """Runs `stages` in order on an image; crops are cut from the image's octaves down to `smallest` pixels
-    (None: from the image itself)."""
+    (None: from the image itself). With `tilts` (degrees, anticlockwise), the stages also run on the image
+    turned by each angle, for heads tilted about that far, which the nets learnt upright only: each box found
+    there is turned back about its centre (upright, its side kept), and the suppressions that end `stages`
+    run once more over the boxes of every view."""
 
-    def __init__(self, stages, smallest=None):
-        self.stages, self.smallest = list(stages), smallest
+    def __init__(self, stages, smallest=None, tilts=()):
+        self.stages, self.smallest, self.tilts = list(stages), smallest, check_tilts(tilts)
         self.depth = len(net_positions(self.stages))    # how many nets read windows
+        ending = len(self.stages)
+        while ending and isinstance(self.stages[ending - 1], Suppress):
+            ending -= 1
+        self.suppressions = self.stages[ending:]
 
     def detect(self, image):
         """Faces in `image` (an array, or a path to read): float (K, 4) boxes as x, y, w, h, and (K,) scores."""
         image = read_image(image) if isinstance(image, (str, os.PathLike)) else as_rgb(image)
+        windows = self.found(image)
+        if self.tilts:
+            views = [windows] + [self.found_turned(image, degrees) for degrees in self.tilts]
+            windows = Windows(np.concatenate([v.boxes for v in views]), np.concatenate([v.scores for v in views]))
+            for stage in self.suppressions:
+                windows = stage(None, windows)
+        return windows.boxes, windows.scores
+
+    def found(self, image):
+        """The windows that the stages keep in `image`."""
         picture, windows = Picture(image, self.smallest), NO_WINDOWS
         for stage in self.stages:
             windows = stage(picture, windows)
-        return windows.boxes, windows.scores
+        return windows
+
+    def found_turned(self, image, degrees):
+        """The windows found in `image` turned by `degrees`, turned back; those whose centre falls off the
+        image (on the turned canvas's corners) left out."""
+        canvas, matrix = turned(image, degrees)
+        windows = self.found(canvas)
+        boxes = centres_moved(windows.boxes, cv2.invertAffineTransform(matrix))
+        height, width = image.shape[:2]
+        x, y = boxes[:, 0] + boxes[:, 2] / 2, boxes[:, 1] + boxes[:, 3] / 2
+        inside = (x >= 0) & (y >= 0) & (x < width) & (y < height)
+        return Windows(boxes[inside], windows.scores[inside])
+
+
+def check_tilts(tilts):
+    """tilts as a tuple of floats; ValueError in one line for an angle that is not finite, is 0 (the image as it
+    is, always searched), lies beyond a half turn, or is given twice."""
+    tilts = tuple(float(t) for t in tilts)
+    for degrees in tilts:
+        if not (np.isfinite(degrees) and 0 < abs(degrees) <= 180):
+            raise ValueError(f"tilt {degrees:g}: an angle in degrees, not 0, from -180 to 180")
+    if len(set(tilts)) < len(tilts):
+        raise ValueError(f"tilts {', '.join(f'{t:g}' for t in tilts)}: an angle is given twice")
+    return tilts
+
+
+def turned(image, degrees):
+    """`image` turned by `degrees` anticlockwise about its centre onto a canvas that holds all of it (black
+    beyond it), and the (2, 3) affine matrix that takes the image's pixels to the canvas's."""
+    height, width = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+    side_x, side_y = (int(np.ceil(side - 1e-6)) for side in (height * sin + width * cos, height * cos + width * sin))
+    matrix[:, 2] += (side_x - width) / 2, (side_y - height) / 2
+    return cv2.warpAffine(image, matrix, (side_x, side_y), flags=cv2.INTER_LINEAR), matrix
+
+
+def centres_moved(boxes, matrix):
+    """boxes (K, 4) as x, y, w, h with their centres taken by the (2, 3) affine `matrix`, their sides kept."""
+    centres = np.c_[boxes[:, :2] + boxes[:, 2:] / 2, np.ones(len(boxes))] @ matrix.T
+    return np.c_[centres - boxes[:, 2:] / 2, boxes[:, 2:]]
 
 
 def calibrated(cal, boxes, crops, mirror=False):

@@ -25,8 +25,8 @@ def test_run_all_quick_writes_every_section_and_picture(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run_all.py"), "--quick", "--out", str(out)],
                    check=True, capture_output=True, timeout=600)
     text = out.read_text()
-    for section in ("machine", "bench_layers", "bench_data", "bench_anime", "bench_face", "bench_throughput",
-                    "bench_batch", "bench_smile", "bench_emotion", "bench_keypoints", "bench_dask"):
+    for section in ("machine", "bench_layers", "bench_data", "bench_anime", "bench_face", "bench_tilt",
+                    "bench_throughput", "bench_batch", "bench_smile", "bench_emotion", "bench_keypoints", "bench_dask"):
         assert f"<!-- {section}:start -->" in text
     assert "| nanonet face | 1 |" in text and "--workers" in text
     assert (tmp_path / "benchmarks" / "figures" / "face_roc.png").exists()

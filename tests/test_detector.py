@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -16,7 +17,8 @@ from nanonet.model import batch_norm_folded, fully_convolutional
 from nets.samples import CALIBRATION_PATTERNS
 from nets.detector import Classifier, Net, SlidingWindowDetector
 from nets.pyramid import joined, octaves, pyramid, pyramid_windows, scan_pyramid
-from nets.stages import as_rgb, calibrated, voted
+from nets.stages import (NO_WINDOWS, Detector, Suppress, Windows, as_rgb, calibrated, centres_moved, check_tilts,
+                         turned, voted)
 from nets import cascade
 from nets.frg import anime12, anime24, frgnet_slim
 from nets.keypoints import keypoints_net
@@ -361,7 +363,8 @@ def test_detect_py_stops_quietly_when_its_reader_goes(tmp_path, model_file):
     assert result.returncode == 141 and result.stderr == "", result.stderr
 
 
-@pytest.mark.parametrize("args", [["--model", "nonsense"], ["--model", "face", "--method", "fcn"]])
+@pytest.mark.parametrize("args", [["--model", "nonsense"], ["--model", "face", "--method", "fcn"], ["--tilt", "0"],
+                                  ["--tilt", "nan"], ["--tilt", "120"]])
 def test_detect_py_refuses_unknown_models_and_options(tmp_path, args):
     result = _detect(ROOT / "examples" / "astronaut.jpg", *args)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -376,3 +379,46 @@ def test_neighbour_counts_match_brute_force():
     np.testing.assert_array_equal(neighbours(boxes, 0.3), expected)
     lonely = SlidingWindowDetector(Classifier(untrained_net(), NORM, 0, 64), threshold=0.0, min_neighbors=10 ** 6)
     assert len(lonely.detect(np.zeros((64, 64, 3), np.uint8))[0]) == 0
+
+
+class _Bar:
+    """A stage that finds a horizontal bright bar (30 or more bright pixels on one row) and boxes its middle:
+    what the face nets are to a face, a thing they know upright only."""
+
+    def __call__(self, picture, windows):
+        bright = picture.image[:, :, 0] > 128
+        row = int(bright.sum(axis=1).argmax())
+        if bright[row].sum() < 30:
+            return NO_WINDOWS
+        x = np.flatnonzero(bright[row]).mean()
+        return Windows(np.array([[x - 10, row - 10, 20, 20]]), np.ones(1))
+
+
+def test_tilts_find_what_the_stages_know_upright_only_and_turn_it_back():
+    image = np.zeros((160, 220, 3), np.uint8)
+    centre, along = np.array([120, 80]), 40 * np.array([np.cos(np.pi / 6), -np.sin(np.pi / 6)])
+    cv2.line(image, tuple(int(v) for v in centre - along), tuple(int(v) for v in centre + along), (255,) * 3, 3)
+    assert len(Detector([_Bar()]).detect(image)[0]) == 0            # the bar leans up to the right by 30 degrees
+    assert len(Detector([_Bar()], tilts=(30,)).detect(image)[0]) == 0     # turned the wrong way: 60 degrees
+    boxes, scores = Detector([_Bar(), Suppress(0.3)], tilts=(-30, -28, 30)).detect(image)     # found twice, kept once
+    assert len(boxes) == 1 and np.allclose(boxes[0, :2] + 10, centre, atol=1.5) and np.allclose(boxes[0, 2:], 20)
+
+
+def test_turned_canvas_holds_the_whole_image_and_centres_go_there_and_back():
+    image = np.zeros((40, 60, 3), np.uint8)
+    image[10, 50] = 255
+    canvas, matrix = turned(image, 90)
+    assert canvas.shape == (60, 40, 3)
+    row, column = np.unravel_index(canvas[:, :, 0].argmax(), canvas.shape[:2])
+    assert (column, row) == (10, 10) and np.allclose(matrix @ [50, 10, 1], (10, 10))   # top right to top left
+    boxes = np.array([[3.0, 4.0, 10.0, 12.0], [-5.0, 20.0, 7.0, 7.0]])
+    there = centres_moved(boxes, turned(image, 37)[1])
+    assert np.allclose(centres_moved(there, cv2.invertAffineTransform(turned(image, 37)[1])), boxes)
+    assert np.allclose(there[:, 2:], boxes[:, 2:])
+
+
+@pytest.mark.parametrize("tilts, message", [((0,), "not 0"), ((200,), "from -180 to 180"), ((float("nan"),), "not 0"),
+                                            ((30, 30.0), "given twice")])
+def test_nonsense_tilts_are_refused_in_one_line(tilts, message):
+    with pytest.raises(ValueError, match=message):
+        check_tilts(tilts)
