@@ -169,14 +169,14 @@ class Classifier(Net):
 class SlidingWindowDetector(Detector):
     """Defaults tuned on scenes composed from held-out crops (seeds 3 to 6, 3 to 12 for the calibration, 4 to 9
     for the threshold, with cel-shaded training photographs; nets/weights/README.md), none of them
-    benchmarks/bench_anime.py's."""
+    benchmarks/bench_anime.py's; `tilt_threshold`, for the turned views of `tilts`, is the threshold's."""
 
     def __init__(self, classifier, first_stage=None, calibration=None, second_stage=None, min_size=48, threshold=0.85,
                  nms_iou=0.1, scale_step=1.25, method=None, min_neighbors=0, group_iou=0.3, proposal_threshold=0.3,
                  proposal_iou=0.7, mirror=True, vote_iou=1.0, merge_iou=0.8, second_threshold=0.1, stages=None,
-                 tilts=()):
+                 tilts=(), tilt_threshold=0.85):
         check_settings(min_size, scale_step, dict(threshold=threshold, proposal_threshold=proposal_threshold,
-                                                  second_threshold=second_threshold),
+                                                  second_threshold=second_threshold, tilt_threshold=tilt_threshold),
                        dict(nms_iou=nms_iou, group_iou=group_iou, proposal_iou=proposal_iou, vote_iou=vote_iou,
                             merge_iou=merge_iou))
         method = method or ("cascade" if first_stage else "fcn")
@@ -206,7 +206,7 @@ class SlidingWindowDetector(Detector):
         if min_neighbors:
             found.append(Supported(min_neighbors, group_iou))
         found.append(Suppress(nms_iou, vote_iou=vote_iou))
-        super().__init__(found, smallest=classifier.window, tilts=tilts)
+        super().__init__(found, smallest=classifier.window, tilts=tilts, tilt_threshold=tilt_threshold)
 
     def predict_proba(self, crops):
         """Face probability of each uint8 (N, 64, 64, 3) crop."""

@@ -212,11 +212,13 @@ class Detector:
     """Runs `stages` in order on an image; crops are cut from the image's octaves down to `smallest` pixels
     (None: from the image itself). With `tilts` (degrees, anticlockwise), the stages also run on the image
     turned by each angle, for heads tilted about that far, which the nets learnt upright only: each box found
-    there is turned back about its centre (upright, its side kept), and the suppressions that end `stages`
-    run once more over the boxes of every view."""
+    there that scores `tilt_threshold` or more is turned back about its centre (upright, its side kept), and
+    the suppressions that end `stages` run once more over the boxes of every view. The turned views look at
+    everything again, so that a looser threshold there would add the false positives of a second search."""
 
-    def __init__(self, stages, smallest=None, tilts=()):
+    def __init__(self, stages, smallest=None, tilts=(), tilt_threshold=0.0):
         self.stages, self.smallest, self.tilts = list(stages), smallest, check_tilts(tilts)
+        self.tilt_threshold = tilt_threshold
         self.depth = len(net_positions(self.stages))    # how many nets read windows
         ending = len(self.stages)
         while ending and isinstance(self.stages[ending - 1], Suppress):
@@ -242,15 +244,15 @@ class Detector:
         return windows
 
     def found_turned(self, image, degrees):
-        """The windows found in `image` turned by `degrees`, turned back; those whose centre falls off the
-        image (on the turned canvas's corners) left out."""
+        """The windows found in `image` turned by `degrees` that score tilt_threshold or more, turned back;
+        those whose centre falls off the image (on the turned canvas's corners) left out."""
         canvas, matrix = turned(image, degrees)
         windows = self.found(canvas)
         boxes = centres_moved(windows.boxes, cv2.invertAffineTransform(matrix))
         height, width = image.shape[:2]
         x, y = boxes[:, 0] + boxes[:, 2] / 2, boxes[:, 1] + boxes[:, 3] / 2
-        inside = (x >= 0) & (y >= 0) & (x < width) & (y < height)
-        return Windows(boxes[inside], windows.scores[inside])
+        kept = (x >= 0) & (y >= 0) & (x < width) & (y < height) & (windows.scores >= self.tilt_threshold)
+        return Windows(boxes[kept], windows.scores[kept])
 
 
 def check_tilts(tilts):

@@ -383,7 +383,10 @@ def test_neighbour_counts_match_brute_force():
 
 class _Bar:
     """A stage that finds a horizontal bright bar (30 or more bright pixels on one row) and boxes its middle:
-    what the face nets are to a face, a thing they know upright only."""
+    what the face nets are to a face, a thing they know upright only; it scores each bar `score`."""
+
+    def __init__(self, score=1.0):
+        self.score = score
 
     def __call__(self, picture, windows):
         bright = picture.image[:, :, 0] > 128
@@ -391,7 +394,7 @@ class _Bar:
         if bright[row].sum() < 30:
             return NO_WINDOWS
         x = np.flatnonzero(bright[row]).mean()
-        return Windows(np.array([[x - 10, row - 10, 20, 20]]), np.ones(1))
+        return Windows(np.array([[x - 10, row - 10, 20, 20]]), np.full(1, self.score))
 
 
 def test_tilts_find_what_the_stages_know_upright_only_and_turn_it_back():
@@ -402,6 +405,8 @@ def test_tilts_find_what_the_stages_know_upright_only_and_turn_it_back():
     assert len(Detector([_Bar()], tilts=(30,)).detect(image)[0]) == 0     # turned the wrong way: 60 degrees
     boxes, scores = Detector([_Bar(), Suppress(0.3)], tilts=(-30, -28, 30)).detect(image)     # found twice, kept once
     assert len(boxes) == 1 and np.allclose(boxes[0, :2] + 10, centre, atol=1.5) and np.allclose(boxes[0, 2:], 20)
+    assert len(Detector([_Bar(0.7)], tilts=(-30,), tilt_threshold=0.7).detect(image)[0]) == 1
+    assert len(Detector([_Bar(0.7)], tilts=(-30,), tilt_threshold=0.8).detect(image)[0]) == 0  # turned: trusted less
 
 
 def test_turned_canvas_holds_the_whole_image_and_centres_go_there_and_back():
