@@ -67,6 +67,13 @@ SCREEN_SIDES = (64, 112, 192)  # a face crop alone on grey, at these sides, for 
 Result = collections.namedtuple("Result", "recall fppi ms outputs faces")
 
 
+def held_out_crops():
+    """The crops that train.py holds out of the anime data set (a tenth, by file name): every one, and those
+    that scenes may use (all but MISLABELLED's)."""
+    _, every = split_by_name(open_dataset(NETS["frg64s"].data), 0.1)
+    return every, every.subset([i for i in range(len(every)) if every.key(i) not in MISLABELLED])
+
+
 def scenes_of(dataset, count):
     """The benchmark's `count` scenes (seed 0) composed from `dataset`, one by one as they are read (2000 scenes
     fill 1.6 GB)."""
@@ -174,8 +181,7 @@ def main(argv=None):
         print("bench_anime.py: ../shared/data is not here; nothing to measure")
         return 0
     cv2.setNumThreads(1)
-    _, every_crop = split_by_name(open_dataset(NETS["frg64s"].data), 0.1)
-    held_out = every_crop.subset([i for i in range(len(every_crop)) if every_crop.key(i) not in MISLABELLED])
+    every_crop, held_out = held_out_crops()
     lbp = peers.lbp_animeface().detect
     ours = nets.load(args.model)
     detectors = {"lbpcascade_animeface": lbp, f"nanonet {args.model}": ours.detect}

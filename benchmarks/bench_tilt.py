@@ -25,10 +25,9 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import nets  # noqa: E402
-from benchmarks.bench_anime import MISLABELLED, scenes_of  # noqa: E402
+from benchmarks.bench_anime import held_out_crops, scenes_of  # noqa: E402
 from benchmarks.bench_face import ignored_in, missed_faces  # noqa: E402
 from benchmarks.common import machine_line, webfaces_validation, write_section  # noqa: E402
-from nanonet.data.datasets import open_dataset, split_by_name  # noqa: E402
 from nanonet.data.image import read_image  # noqa: E402
 from nets.evaluation import Tally  # noqa: E402
 from nets.registry import NETS  # noqa: E402
@@ -47,9 +46,7 @@ def webfaces_pictures(count):
 
 def anime_pictures(count):
     """(scene, face boxes, nothing to ignore) of bench_anime's first `count` composed scenes."""
-    _, every = split_by_name(open_dataset(NETS["frg64s"].data), 0.1)
-    held_out = every.subset([i for i in range(len(every)) if every.key(i) not in MISLABELLED])
-    for image, faces in itertools.islice(scenes_of(held_out, count), count):
+    for image, faces in itertools.islice(scenes_of(held_out_crops()[1], count), count):
         yield image, faces, np.zeros((0, 4))
 
 

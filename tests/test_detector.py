@@ -417,8 +417,9 @@ def test_turned_canvas_holds_the_whole_image_and_centres_go_there_and_back():
     row, column = np.unravel_index(canvas[:, :, 0].argmax(), canvas.shape[:2])
     assert (column, row) == (10, 10) and np.allclose(matrix @ [50, 10, 1], (10, 10))   # top right to top left
     boxes = np.array([[3.0, 4.0, 10.0, 12.0], [-5.0, 20.0, 7.0, 7.0]])
-    there = centres_moved(boxes, turned(image, 37)[1])
-    assert np.allclose(centres_moved(there, cv2.invertAffineTransform(turned(image, 37)[1])), boxes)
+    _, matrix = turned(image, 37)
+    there = centres_moved(boxes, matrix)
+    assert np.allclose(centres_moved(there, cv2.invertAffineTransform(matrix)), boxes)
     assert np.allclose(there[:, 2:], boxes[:, 2:])
 
 
