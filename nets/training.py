@@ -103,12 +103,12 @@ def detection_sets(spec, path, val, seed, fast, skip_bad=False, faces_from=None,
     return train, val, train_images
 
 
-def landmark_faces(path):
+def landmark_faces(path, held_out=False):
     """The frames of a 68-point keypoints data set (YouTube-68's layout: images/ and keypoints.csv) as annotated
-    faces, boxed by WebFaces' rule (annotations.landmarks_box), less the people that the keypoints nets hold
-    out, whom no net then sees."""
+    faces, boxed by WebFaces' rule (annotations.landmarks_box): those of the people that the keypoints nets
+    train on, or with `held_out` those of the people they hold out, whom no net sees (a benchmark's)."""
     keypoints = registry.NETS["keypoints"]
-    frames, _ = points_sets(path, keypoints.val, keypoints.group)
+    frames = points_sets(path, keypoints.val, keypoints.group)[held_out]
     return [Annotated(frames.name(i), landmarks_box(points)[None], points[None])
             for i, points in enumerate(frames.keypoints)]
 

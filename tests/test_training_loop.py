@@ -246,9 +246,10 @@ def test_faces_from_a_keypoints_set_join_the_cascade_training_images_less_its_he
     from nets.keypoints import person_of
     from nets.training import detection_sets, landmark_faces
     keypoints, _ = keypoints_folder(tmp_path / "kp", people=20, frames=2, size=64)
-    faces = landmark_faces(str(keypoints))
+    faces, held_out = landmark_faces(str(keypoints)), landmark_faces(str(keypoints), held_out=True)
     people = {person_of(a.path) for a in faces}
     assert 10 <= len(people) < 20 and len(faces) == 2 * len(people)      # whole people held out, as the keypoints nets do
+    assert not people & {person_of(a.path) for a in held_out} and len(faces) + len(held_out) == 40
     assert all(a.boxes.shape == (1, 4) and a.keypoints.shape == (1, 68, 2) for a in faces)
     spec = registry.NETS["net12"]
     data = str(webfaces_folder(tmp_path / "wf"))
