@@ -50,7 +50,7 @@ from nanonet.data.image import read_image  # noqa: E402
 from nanonet.kernels.windows import extract_windows  # noqa: E402
 from nanonet.plot import line_chart  # noqa: E402
 from nets.evaluation import Tally  # noqa: E402
-from nets.keypoints import person_of  # noqa: E402
+from nets.keypoints import head_turn, person_of  # noqa: E402
 from nets.occluders import KINDS, occlude  # noqa: E402
 from nets.registry import NETS  # noqa: E402
 from nets.stages import as_rgb  # noqa: E402
@@ -79,6 +79,7 @@ NO_PEOPLE = ("brick", "cat", "cell", "clock", "coffee", "coins", "colorwheel", "
 # high; x - w, y + 1.2 h, 3 w wide and 4 h high
 PERSON, BODY = (-1.0, -0.5, 3.0, 8.0), (-1.0, 1.2, 3.0, 4.0)
 SIDE_EDGES = (0, 24, 32, 48, 96, np.inf)
+TURN_EDGES = (0, 0.2, 0.6, np.inf)      # nets.keypoints.head_turn: facing the camera, turned, turned far
 KEYPOINTS = NETS["keypoints"].data
 
 
@@ -122,6 +123,19 @@ def unlike_webfaces():
     """The YouTube-68 frames of the people that the keypoints nets hold out, whom no net trained on, as annotated
     faces (one a frame, boxed from its points by WebFaces' rule); [] without the data set."""
     return landmark_faces(KEYPOINTS, held_out=True) if os.path.exists(KEYPOINTS) else []
+
+
+def turned_tally(detector, frames, turns):
+    """(recall, false positives a frame), then the recall on the frames of each head turn (`turns`: each frame's
+    bin of TURN_EDGES) of a peers.Detector on annotated frames of one face each."""
+    result, found = Tally(), []
+    for a in frames:
+        boxes, scores, _ = detector.run(read_image(a.path))
+        result.add(boxes, scores, a.boxes)
+        found.append(len(boxes) > 0 and iou(a.boxes[0], boxes).max() >= 0.5)
+    found = np.array(found, bool)
+    return (*result.at(), *(found[turns == k].mean() if (turns == k).any() else np.nan
+                            for k in range(len(TURN_EDGES) - 1)))
 
 
 def skimage_pictures():
@@ -361,7 +375,9 @@ def main(argv=None):
     alarms = {name: [false_alarms(detector, pictures) for pictures in faceless.values()]
               for name, detector in detectors.items()}
     frames = unlike_webfaces()[:args.images]
-    unlike = {name: tally(detector, frames, {})[0].at() for name, detector in detectors.items()}
+    turns = np.digitize(head_turn(np.concatenate([a.keypoints for a in frames] or [np.zeros((0, 68, 2))])),
+                        TURN_EDGES) - 1
+    unlike = {name: turned_tally(detector, frames, turns) for name, detector in detectors.items()}
     for p in others:
         getattr(p, "close", lambda: None)()
     haar_ms = times["haarcascade_frontalface_default"][0]
@@ -395,8 +411,9 @@ def main(argv=None):
                      f"{occluded[name][1]:.3f} |" for name in detectors]
     alarm_rows = [f"| {name} | {points.get(name, tallies[name]).at()[0]:.3f} | "
                   + " | ".join(f"{a:.3f}" for a in alarms[name]) + " |" for name in detectors]
-    unlike_rows = [f"| {name} | {points.get(name, tallies[name]).at()[0]:.3f} | {unlike[name][0]:.3f} | "
-                   f"{unlike[name][1]:.3f} |" for name in detectors]
+    unlike_rows = [f"| {name} | {points.get(name, tallies[name]).at()[0]:.3f} | "
+                   + " | ".join(f"{v:.3f}" for v in unlike[name]) + " |" for name in detectors]
+    turn_counts = np.bincount(turns, minlength=len(TURN_EDGES) - 1)
     frame_sides = [a.boxes[0, 2] for a in frames] or [0]
     setting = ours.settings
 
@@ -441,8 +458,12 @@ def main(argv=None):
         f"{len({person_of(a.path) for a in frames})} people that the keypoints nets hold out, whom no net trained on "
         "(video frames cut about one face, at most 160 px a side; the face boxed from its points by WebFaces' "
         f"rule, {np.median(frame_sides):.0f} px at the median, {min(frame_sides):.0f} to {max(frame_sides):.0f}). "
-        "The recall is on the held-out WebFaces faces, as above:", "",
-        "| detector | recall | recall, YouTube-68 frames | false positives / frame |", "|---|---|---|---|",
+        "The recall is on the held-out WebFaces faces, as above; then on the frames by how far the head is "
+        "turned (the nose tip's offset from the middle of the jaw's ends, as a fraction of half their distance: "
+        f"under {TURN_EDGES[1]:g} facing the camera, {TURN_EDGES[2]:g} and more three-quarter views to profiles; "
+        f"frames: {' | '.join(map(str, turn_counts))}):", "",
+        "| detector | recall | recall, YouTube-68 frames | false positives / frame | facing | turned | turned far |",
+        "|---|---|---|---|---|---|---|",
         *unlike_rows, "",
         *(f"Skipped: {note}.\n" for note in notes),
         f"`{os.path.relpath(FALSE_POSITIVES, ROOT)}` shows our {round(default.at()[1] * len(images))} false "

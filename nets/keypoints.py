@@ -105,6 +105,14 @@ def face_boxes(points, margin=1.1):
     return squares_about(points, margin)
 
 
+def head_turn(points):
+    """(N,) how far each face of 68 points (N, 68, 2) is turned: the nose tip's offset from the middle of the jaw's
+    ends (points 0 and 16), as a fraction of half their distance; 0 facing the camera, near 1 in profile."""
+    points = np.asarray(points, np.float64).reshape(-1, POINTS, 2)
+    left, right, nose = points[:, 0, 0], points[:, 16, 0], points[:, 30, 0]
+    return np.abs(2 * nose - left - right) / np.maximum(np.abs(right - left), 1e-6)
+
+
 def frame_about(box, framing=FRAMING):
     """The frame (x, y, w, h) about a face box (x, y, w, h) that frames the face as the net's training frames
     did, by `framing` (width and height in box sides, the centre's offset from the box's in box sides)."""

@@ -180,3 +180,12 @@ def test_second_look_reads_the_crop_about_the_first_looks_points():
     np.testing.assert_allclose(points[0], [[29.5, 39.5], [0.75, 10.75], [58.25, 68.25]], atol=1e-9)
     np.testing.assert_allclose(points[1], points[0])
     np.testing.assert_allclose(reader.predict(frames, refine=False), first.predict(frames))
+
+
+def test_head_turn_is_the_noses_offset_from_the_middle_of_the_jaw_as_a_fraction_of_its_half_width():
+    from nets.keypoints import head_turn
+    points = np.zeros((3, 68, 2))
+    points[:, 0, 0], points[:, 16, 0] = 10, 50           # the jaw's ends 40 px apart: half of it 20 px
+    points[:, 30, 0] = [30, 40, 5]                         # the nose tip: in the middle, 10 px right, beyond the left end
+    np.testing.assert_allclose(head_turn(points), [0.0, 0.5, 1.25])
+    np.testing.assert_allclose(head_turn(points[0]), [0.0])    # one face's (68, 2) points
