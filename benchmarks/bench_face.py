@@ -128,12 +128,11 @@ def unlike_webfaces():
 def turned_tally(detector, frames, turns):
     """(recall, false positives a frame), then the recall on the frames of each head turn (`turns`: each frame's
     bin of TURN_EDGES) of a peers.Detector on annotated frames of one face each."""
-    result, found = Tally(), []
+    result = Tally()
     for a in frames:
         boxes, scores, _ = detector.run(read_image(a.path))
         result.add(boxes, scores, a.boxes)
-        found.append(len(boxes) > 0 and iou(a.boxes[0], boxes).max() >= 0.5)
-    found = np.array(found, bool)
+    found = ~np.isnan(np.concatenate(result.found + [np.zeros(0)]))     # a frame's face found, by the tally's match
     return (*result.at(), *(found[turns == k].mean() if (turns == k).any() else np.nan
                             for k in range(len(TURN_EDGES) - 1)))
 

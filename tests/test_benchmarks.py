@@ -116,3 +116,22 @@ def test_faceless_regions_stay_clear_of_people_and_bodies_lie_below_their_faces(
     # hold a face
     assert body_regions(image, np.array([[300, 100, 40, 40], [300, 200, 40, 40]], float)) == [(260, 248, 380, 408)]
     assert body_regions(image, np.array([[300, 100, 10, 10]], float)) == []
+
+
+def test_turned_tally_gives_the_recall_of_each_head_turn_and_false_positives_a_frame(tmp_path):
+    np = pytest.importorskip("numpy")
+    from PIL import Image
+    from benchmarks import peers
+    from benchmarks.bench_face import turned_tally
+    from nets.annotations import Annotated
+    frames = []
+    for k in range(4):
+        path = tmp_path / f"f{k}.png"
+        Image.fromarray(np.full((40, 40, 3), 30 * k, np.uint8)).save(path)
+        frames.append(Annotated(str(path), np.array([[10.0, 10, 20, 20]])))
+    # a detector that finds the face in the two brighter frames and puts a box beside it in the two darker
+    detector = peers.Detector("d", lambda image: (np.array([[10.0, 10, 20, 20] if image[0, 0, 0] >= 60 else
+                                                             [0.0, 0, 8, 8]]), np.ones(1)))
+    recall, false_positives, facing, turned, far = turned_tally(detector, frames, np.array([0, 1, 2, 2]))
+    assert (recall, false_positives) == (0.5, 0.5)
+    assert (facing, turned, far) == (0.0, 0.0, 1.0)
