@@ -374,8 +374,7 @@ def main(argv=None):
     alarms = {name: [false_alarms(detector, pictures) for pictures in faceless.values()]
               for name, detector in detectors.items()}
     frames = unlike_webfaces()[:args.images]
-    turns = np.digitize(head_turn(np.concatenate([a.keypoints for a in frames] or [np.zeros((0, 68, 2))])),
-                        TURN_EDGES) - 1
+    turns = np.digitize(head_turn([a.keypoints[0] for a in frames]), TURN_EDGES) - 1
     unlike = {name: turned_tally(detector, frames, turns) for name, detector in detectors.items()}
     for p in others:
         getattr(p, "close", lambda: None)()
@@ -406,11 +405,12 @@ def main(argv=None):
     sides = [f"{lo:g}-{hi:g} px" if np.isfinite(hi) else f"{lo:g} px and more" for lo, hi in
              zip(SIDE_EDGES[:-1], SIDE_EDGES[1:])]
     sides[0] = f"under {SIDE_EDGES[1]} px"
-    occluded_rows = [f"| {name} | {points.get(name, tallies[name]).at()[0]:.3f} | {occluded[name][0]:.3f} | "
+    own_recall = {name: points.get(name, tallies[name]).at()[0] for name in detectors}     # at its own settings
+    occluded_rows = [f"| {name} | {own_recall[name]:.3f} | {occluded[name][0]:.3f} | "
                      f"{occluded[name][1]:.3f} |" for name in detectors]
-    alarm_rows = [f"| {name} | {points.get(name, tallies[name]).at()[0]:.3f} | "
+    alarm_rows = [f"| {name} | {own_recall[name]:.3f} | "
                   + " | ".join(f"{a:.3f}" for a in alarms[name]) + " |" for name in detectors]
-    unlike_rows = [f"| {name} | {points.get(name, tallies[name]).at()[0]:.3f} | "
+    unlike_rows = [f"| {name} | {own_recall[name]:.3f} | "
                    + " | ".join(f"{v:.3f}" for v in unlike[name]) + " |" for name in detectors]
     turn_counts = np.bincount(turns, minlength=len(TURN_EDGES) - 1)
     frame_sides = [a.boxes[0, 2] for a in frames] or [0]

@@ -108,7 +108,8 @@ def landmark_faces(path, held_out=False):
     faces, boxed by WebFaces' rule (annotations.landmarks_box): those of the people that the keypoints nets
     train on, or with `held_out` those of the people they hold out, whom no net sees (a benchmark's)."""
     keypoints = registry.NETS["keypoints"]
-    frames = points_sets(path, keypoints.val, keypoints.group)[held_out]
+    train, val = points_sets(path, keypoints.val, keypoints.group)
+    frames = val if held_out else train
     return [Annotated(frames.name(i), landmarks_box(points)[None], points[None])
             for i, points in enumerate(frames.keypoints)]
 
