@@ -96,6 +96,22 @@ def test_mirror_scores_each_48_crop_and_its_mirror_image():
     np.testing.assert_allclose(np.sort(mirrored), np.sort(crops.mean(axis=(1, 2, 3)) / 255), rtol=1e-5)
 
 
+def test_mirror_scores_each_24_crop_and_its_mirror_image_above_the_read_floor():
+    nets6 = _nets()
+    seen = []
+    left_half = lambda crops: crops[:, :, :12].mean(axis=(1, 2, 3)) / 255   # noqa: E731
+    nets6[2].face_probability = lambda crops: seen.append(crops.copy()) or left_half(crops)
+    options = dict(threshold12=0.0, threshold24=0.0, nms12=1.0, nms24=1.0, read_floor=0.5, stages=2)
+    _, plain = CascadeDetector(*nets6, mirror=False, **options).detect(_image(1))
+    _, mirrored = CascadeDetector(*nets6, mirror=True, **options).detect(_image(1))
+    crops, mirrors = seen[1:]
+    first = left_half(crops)
+    assert np.array_equal(mirrors, crops[first >= 0.5, :, ::-1])      # the floor spares the rest
+    np.testing.assert_allclose(np.sort(plain), np.sort(left_half(seen[0])), rtol=1e-6)
+    expected = np.where(first >= 0.5, crops.mean(axis=(1, 2, 3)) / 255, first / 2)
+    np.testing.assert_allclose(np.sort(mirrored), np.sort(expected), rtol=1e-5)
+
+
 def test_mirror_spares_the_crops_that_cannot_pass():
     nets6 = _nets()
     seen = []
