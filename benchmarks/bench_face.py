@@ -57,8 +57,9 @@ from nets.stages import as_rgb  # noqa: E402
 from nets.training import landmark_faces  # noqa: E402
 
 MIN_SIZE = 24
-STAGE_THRESHOLDS = [dict(threshold12=a, threshold24=b) for a, b in ((0.3, 0.15), (0.2, 0.2), (0.2, 0.15), (0.2, 0.1))]
-FINAL_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+STAGE_THRESHOLDS = [dict(threshold12=a, threshold24=b) for a, b in ((0.3, 0.12), (0.25, 0.15), (0.25, 0.12),
+                                                                    (0.2, 0.15))]
+FINAL_THRESHOLDS = (0.3, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9)
 REVIEW_FLOOR = 0.5
 OURS = "nanonet face (CNN cascade)"
 MIRROR = ", the 48-net and the 12- and 24-calibration nets reading each crop's mirror image too"

@@ -17,11 +17,14 @@ def window_sizes(height, width, min_size, scale_step):
 
 def scan_pyramid(net, image, sizes, threshold, every=1, crops=False):
     """net.scan_level() at each window side of `sizes` (ascending), one result per side, on the levels of
-    pyramid(): resized from an octave, area averaging reads a few pixels per output pixel, not the whole
-    image. Each level was once resized from the one before, but the blur of a dozen 1.25x steps made large
-    faces look unlike the nets' training crops, each resized once, and both detectors found fewer faces."""
+    pyramid(), reading every `every`-th window of the net's grid (an int, or one for each side): resized
+    from an octave, area averaging reads a few pixels per output pixel, not the whole image. Each level was
+    once resized from the one before, but the blur of a dozen 1.25x steps made large faces look unlike the
+    nets' training crops, each resized once, and both detectors found fewer faces."""
     shapes = [net.level_shape(*image.shape[:2], size) for size in sizes]
-    return [net.scan_level(level, image.shape, threshold, every, crops) for level in pyramid(image, shapes)]
+    everys = every if np.iterable(every) else [every] * len(sizes)
+    return [net.scan_level(level, image.shape, threshold, k, crops)
+            for level, k in zip(pyramid(image, shapes), everys)]
 
 
 def pyramid(image, shapes):

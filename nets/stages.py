@@ -77,18 +77,21 @@ class Picture:
 
 class Scan:
     """Windows of sides min_size, min_size * scale_step, ... that `net` scores at `threshold` or more, read
-    fully convolutionally on the image pyramid (every `every`-th window of the net's grid), with their crops
-    cut from the pyramid's levels where `keep_crops`."""
+    fully convolutionally on the image pyramid (every `every`-th window of the net's grid; every one for
+    windows of at least `fine_from` times the image's short side), with their crops cut from the pyramid's
+    levels where `keep_crops`."""
     reads = True
 
-    def __init__(self, net, min_size, scale_step, threshold, every=1, keep_crops=False):
+    def __init__(self, net, min_size, scale_step, threshold, every=1, keep_crops=False, fine_from=None):
         self.net, self.min_size, self.scale_step = net, min_size, scale_step
-        self.threshold, self.every, self.keep_crops = threshold, every, keep_crops
+        self.threshold, self.every, self.keep_crops, self.fine_from = threshold, every, keep_crops, fine_from
 
     def __call__(self, picture, windows):
         image = picture.image
         sizes = window_sizes(*image.shape[:2], self.min_size, self.scale_step)
-        found = scan_pyramid(self.net, image, sizes, self.threshold, self.every, self.keep_crops)
+        fine = self.fine_from is not None and self.fine_from * min(image.shape[:2])
+        every = [1 if fine and size >= fine else self.every for size in sizes]
+        found = scan_pyramid(self.net, image, sizes, self.threshold, every, self.keep_crops)
         if not self.keep_crops:
             return Windows(*joined(found, NO_WINDOWS.boxes, NO_WINDOWS.scores))
         side = self.net.window

@@ -9,8 +9,8 @@ from nanonet.serialize import ModelFileError
 from nets import cascade, samples
 from nets.cascade_detector import CascadeDetector
 from nets.detector import Classifier, Net
-from nets.pyramid import pyramid_windows, scan_pyramid
-from nets.stages import voted
+from nets.pyramid import pyramid_windows, scan_pyramid, window_sizes
+from nets.stages import NO_WINDOWS, Picture, Scan, voted
 from tests.cases import BUILDS, NORM, SIDES, cascade_files, untrained_net
 
 
@@ -36,6 +36,24 @@ def test_the_12_net_crops_are_its_scanned_windows():
     # The scores come close to the crops' own but not exactly: the 12-net pools 10 -> 5 with ceil rounding,
     # so a crop's last pooling window overhangs it, while in a whole image it reads the next pixel.
     assert np.corrcoef(scores, net12.face_probability(crops))[0, 1] > 0.9
+
+
+def test_windows_big_in_the_image_are_scanned_on_the_12_nets_own_stride():
+    net12, image = _nets()[0], _image()          # 90 px high: windows of 22.5 px and more are a quarter of it
+    found = Scan(net12, 12, 1.25, 0.0, every=2, fine_from=0.25)(Picture(image), NO_WINDOWS).boxes
+    sizes = window_sizes(90, 120, 12, 1.25)
+    assert min(sizes) < 22.5 <= max(sizes)
+    for size in sizes:
+        (expected, _), = scan_pyramid(net12, image, [size], 0.0, every=1 if size >= 22.5 else 2)
+        np.testing.assert_array_equal(found[found[:, 2] == expected[0, 2]], expected)
+    coarse = Scan(net12, 12, 1.25, 0.0, every=2)(Picture(image), NO_WINDOWS).boxes
+    assert len(found) > len(coarse)
+
+
+@pytest.mark.parametrize("fine_from", [0, -0.1, 1.5, float("nan"), "all"])
+def test_fine_from_is_a_fraction_of_the_short_side(fine_from):
+    with pytest.raises(ValueError, match="fine_from"):
+        CascadeDetector(*_nets(), fine_from=fine_from)
 
 
 def test_pyramid_windows_come_from_the_smallest_level_that_holds_them():
