@@ -22,9 +22,9 @@ def scan_pyramid(net, image, sizes, threshold, every=1, crops=False):
     once resized from the one before, but the blur of a dozen 1.25x steps made large faces look unlike the
     nets' training crops, each resized once, and both detectors found fewer faces."""
     shapes = [net.level_shape(*image.shape[:2], size) for size in sizes]
-    everys = every if np.iterable(every) else [every] * len(sizes)
+    per_size = every if np.iterable(every) else [every] * len(sizes)
     return [net.scan_level(level, image.shape, threshold, k, crops)
-            for level, k in zip(pyramid(image, shapes), everys)]
+            for level, k in zip(pyramid(image, shapes), per_size)]
 
 
 def pyramid(image, shapes):

@@ -89,8 +89,8 @@ class Scan:
     def __call__(self, picture, windows):
         image = picture.image
         sizes = window_sizes(*image.shape[:2], self.min_size, self.scale_step)
-        fine = self.fine_from is not None and self.fine_from * min(image.shape[:2])
-        every = [1 if fine and size >= fine else self.every for size in sizes]
+        fine = np.inf if self.fine_from is None else self.fine_from * min(image.shape[:2])
+        every = [1 if size >= fine else self.every for size in sizes]
         found = scan_pyramid(self.net, image, sizes, self.threshold, every, self.keep_crops)
         if not self.keep_crops:
             return Windows(*joined(found, NO_WINDOWS.boxes, NO_WINDOWS.scores))
