@@ -62,7 +62,7 @@ STAGE_THRESHOLDS = [dict(threshold12=a, threshold24=b) for a, b in ((0.3, 0.12),
 FINAL_THRESHOLDS = (0.3, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9)
 REVIEW_FLOOR = 0.5
 OURS = "nanonet face (CNN cascade)"
-MIRROR = ", the 48-net and the 12- and 24-calibration nets reading each crop's mirror image too"
+MIRROR = ", the 24- and 48-nets and the 12- and 24-calibration nets reading each crop's mirror image too"
 MOVED = (", the 48-net judging each window also where the 48-cal net moves it (its score the mean of the "
          "two readings)")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -430,7 +430,8 @@ def main(argv=None):
         f"our thresholds {listed('threshold12', 'threshold24', 'threshold')} (12-, 24-, 48-net), NMS "
         f"{listed('nms12', 'nms24', 'nms_iou')} (then {setting['nested']:g} over the smaller box's area), scale "
         f"step {setting['scale_step']}, windows every "
-        f"{setting['stride']} px at 12x12{MIRROR if setting['mirror'] else ''}"
+        f"{setting['stride']} px at 12x12 (every {ours.stages[0].net.stride} px for windows of at least "
+        f"{setting['fine_from']:g} of the picture's short side){MIRROR if setting['mirror'] else ''}"
         f"{', the 48-cal net too' if setting['mirror_cal48'] else ''}"
         f"{MOVED if setting['judge_moved'] else ''}. Times: the "
         f"median over 3 rounds of each round's median over {min(args.timing, len(images))} images resized to "

@@ -90,10 +90,10 @@ def test_shipped_face_detector_finds_held_out_faces_as_measured():
     """Measured on the first 120 held-out images, against their annotations alone: 0.977 of the 133 faces at
     0.008 false positives an image, and with every face partly covered (nets.occluders) 0.925 at 0.017 (0.970 and
     0.895 at 0.042 before the 12-net read big windows on its finer grid; 0.902 before the 24-net read mirror
-    images, 0.887 with nms24 0.5); with the full 24-net before the slim one, 0.970
-    at 0.017 and 0.902 at 0.050; the nets before they learnt photometric changes, 0.955 at 0.017 and 0.880 at
-    0.042; the paper's 48-net, 0.962 at 0.008 and 0.880 at 0.017; the nets before they learnt covered faces,
-    0.925 at 0.042 and 0.684 at 0.050."""
+    images, 0.887 with nms24 0.5); with the full 24-net before the slim one, 0.970 at 0.017 and 0.902 at 0.050;
+    the nets before they learnt photometric changes, 0.955 at 0.017 and 0.880 at 0.042; the paper's 48-net,
+    0.962 at 0.008 and 0.880 at 0.017; the nets before they learnt covered faces, 0.925 at 0.042 and 0.684 at
+    0.050."""
     from nets.annotations import read_webfaces
     from nets.evaluation import Tally
     from nets.occluders import occlude
